@@ -1,0 +1,329 @@
+/* The problem string <-> descriptor. Keys are a table: a new problem key is
+ * one entry here (name, parser, printer, default test) and one descriptor
+ * field, never an edit elsewhere in the harness. */
+#include "attnbench/problem.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const mask_names[] = {"none", "causal", "causal-tl", "pad"};
+static const char *const fill_names[] = {"random", "large", "same-keys", "const-v", "dominant"};
+#define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+const char *attn_mask_name(attn_mask m) { return (int)m < COUNT(mask_names) ? mask_names[m] : "?"; }
+const char *attn_fill_name(attn_fill f) { return (int)f < COUNT(fill_names) ? fill_names[f] : "?"; }
+
+const char *attn_status_name(attn_status s) {
+  switch (s) {
+  case ATTN_OK: return "ok";
+  case ATTN_UNSUPPORTED: return "unsupported";
+  case ATTN_EINVAL: return "invalid argument";
+  case ATTN_ENOMEM: return "out of memory";
+  case ATTN_EBACKEND: return "backend failure";
+  }
+  return "unknown status";
+}
+
+float attn_scale(const attn_problem *p) {
+  return p->scale != 0 ? p->scale : (float)(1.0 / sqrt((double)p->d));
+}
+
+#define UNSET INT64_MIN /* a size key not given */
+
+void attn_problem_init(attn_problem *p) {
+  memset(p, 0, sizeof *p);
+  p->b = 1;
+  p->h = p->hkv = p->lq = p->lk = p->d = p->dv = UNSET;
+  p->mask = ATTN_MASK_NONE;
+  p->dtype = ATTN_F32;
+  p->fill = ATTN_FILL_RANDOM;
+}
+
+static void say(char *err, size_t n, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  if (err && n) vsnprintf(err, n, fmt, ap);
+  va_end(ap);
+}
+
+/* ---- value parsers: each returns 0 on success ---- */
+
+static int parse_i64(const char *v, int64_t *out) {
+  if (!*v || isspace((unsigned char)*v)) return -1;
+  char *end;
+  errno = 0;
+  long long x = strtoll(v, &end, 10);
+  if (errno || *end) return -1;
+  *out = x;
+  return 0;
+}
+
+static int parse_name(const char *v, const char *const *names, int count, int *out) {
+  for (int i = 0; i < count; i++)
+    if (!strcmp(v, names[i])) {
+      *out = i;
+      return 0;
+    }
+  return -1;
+}
+
+typedef enum { KEY_SIZE, KEY_SCALE, KEY_MASK, KEY_FILL, KEY_SEED, KEY_LENS } key_kind;
+
+typedef struct key_def {
+  const char *name;
+  key_kind kind;
+  size_t offset; /* of the int64_t field, for KEY_SIZE */
+  int always;    /* printed even at its default */
+  const char *expect;
+} key_def;
+
+#define SIZE_KEY(f, always)                                                                                  \
+  { #f, KEY_SIZE, offsetof(attn_problem, f), always, "a positive integer" }
+static const key_def keys[] = {
+    SIZE_KEY(b, 1),
+    SIZE_KEY(h, 1),
+    SIZE_KEY(hkv, 1),
+    SIZE_KEY(lq, 1),
+    SIZE_KEY(lk, 1),
+    SIZE_KEY(d, 1),
+    SIZE_KEY(dv, 1),
+    {"scale", KEY_SCALE, 0, 0, "a finite nonzero number"},
+    {"mask", KEY_MASK, 0, 1, "none, causal, causal-tl or pad"},
+    {"lens", KEY_LENS, 0, 0, "b colon-separated lengths, e.g. 3:0:7"},
+    {"fill", KEY_FILL, 0, 0, "random, large, same-keys, const-v or dominant"},
+    {"seed", KEY_SEED, 0, 0, "a non-negative integer"},
+};
+
+static int64_t *size_field(attn_problem *p, const key_def *k) { return (int64_t *)((char *)p + k->offset); }
+
+static int parse_lens(const char *v, attn_problem *p) {
+  int n = 0;
+  const char *s = v;
+  while (*s) {
+    char *end;
+    errno = 0;
+    long x = strtol(s, &end, 10);
+    if (errno || end == s || x < 0 || x > INT32_MAX || n >= ATTN_MAX_LENS) return -1;
+    p->lens[n++] = (int32_t)x;
+    if (*end == ':' && end[1])
+      s = end + 1;
+    else if (*end == 0)
+      s = end;
+    else
+      return -1;
+  }
+  p->nlens = n;
+  return n ? 0 : -1;
+}
+
+static int parse_value(const key_def *k, const char *v, attn_problem *p) {
+  int idx;
+  switch (k->kind) {
+  case KEY_SIZE: return parse_i64(v, size_field(p, k));
+  case KEY_SCALE: {
+    char *end;
+    errno = 0;
+    float x = strtof(v, &end);
+    if (!*v || *end || errno || !isfinite(x) || x == 0) return -1;
+    p->scale = x;
+    return 0;
+  }
+  case KEY_MASK:
+    if (parse_name(v, mask_names, COUNT(mask_names), &idx)) return -1;
+    p->mask = (attn_mask)idx;
+    return 0;
+  case KEY_FILL:
+    if (parse_name(v, fill_names, COUNT(fill_names), &idx)) return -1;
+    p->fill = (attn_fill)idx;
+    return 0;
+  case KEY_SEED: {
+    int64_t x;
+    if (parse_i64(v, &x) || x < 0) return -1;
+    p->seed = (uint64_t)x;
+    return 0;
+  }
+  case KEY_LENS: return parse_lens(v, p);
+  }
+  return -1;
+}
+
+/* ---- validation ---- */
+
+/* Product of sizes with overflow detection; 0 on overflow. */
+static int64_t checked_product(const int64_t *xs, int n) {
+  int64_t r = 1;
+  for (int i = 0; i < n; i++) {
+    if (xs[i] <= 0 || r > INT64_MAX / xs[i]) return 0;
+    r *= xs[i];
+  }
+  return r;
+}
+
+attn_status attn_problem_validate(const attn_problem *p, char *err, size_t n) {
+  for (int i = 0; i < COUNT(keys); i++) {
+    if (keys[i].kind != KEY_SIZE) continue;
+    int64_t x = *size_field((attn_problem *)p, &keys[i]);
+    if (x == UNSET &&
+        (!strcmp(keys[i].name, "h") || !strcmp(keys[i].name, "lq") || !strcmp(keys[i].name, "d"))) {
+      say(err, n, "problem key '%s' is required", keys[i].name);
+      return ATTN_EINVAL;
+    }
+    if (x <= 0) {
+      say(err, n, "problem key '%s': %" PRId64 " is not a positive size", keys[i].name, x);
+      return ATTN_EINVAL;
+    }
+  }
+  if (p->h % p->hkv) {
+    say(err, n, "problem key 'hkv': h=%" PRId64 " is not divisible by hkv=%" PRId64, p->h, p->hkv);
+    return ATTN_EINVAL;
+  }
+  if (p->nlens && p->mask != ATTN_MASK_PAD) {
+    say(err, n, "problem key 'lens': only meaningful with mask=pad");
+    return ATTN_EINVAL;
+  }
+  if (p->nlens && p->nlens != p->b) {
+    say(err, n, "problem key 'lens': %d lengths given for b=%" PRId64, p->nlens, p->b);
+    return ATTN_EINVAL;
+  }
+  for (int i = 0; i < p->nlens; i++)
+    if (p->lens[i] > p->lk) {
+      say(err, n, "problem key 'lens': length %d exceeds lk=%" PRId64, (int)p->lens[i], p->lk);
+      return ATTN_EINVAL;
+    }
+  /* Every tensor and the oracle's double copy of the output must be
+   * addressable in bytes, and lengths must fit the int32 pad lengths. */
+  const int64_t q[] = {p->b, p->h, p->lq, p->d, 8}, k[] = {p->b, p->hkv, p->lk, p->d, 8},
+                v[] = {p->b, p->hkv, p->lk, p->dv, 8}, o[] = {p->b, p->h, p->lq, p->dv, 8 * 4};
+  const struct {
+    const char *key;
+    const int64_t *dims;
+  } sizes[] = {{"lq", q}, {"lk", k}, {"dv", v}, {"dv", o}};
+  for (int i = 0; i < COUNT(sizes); i++) {
+    int64_t bytes = checked_product(sizes[i].dims, 5);
+    if (!bytes || (uint64_t)bytes > (uint64_t)SIZE_MAX / 2) {
+      say(err, n, "problem key '%s': the tensors of this problem are too large to address", sizes[i].key);
+      return ATTN_ENOMEM;
+    }
+  }
+  if (p->lk > INT32_MAX || p->lq > INT32_MAX) {
+    say(err, n, "problem key '%s': lengths above 2^31-1 are not supported", p->lk > INT32_MAX ? "lk" : "lq");
+    return ATTN_EINVAL;
+  }
+  return ATTN_OK;
+}
+
+/* ---- parse and format ---- */
+
+static const key_def *find_key(const char *name) {
+  for (int i = 0; i < COUNT(keys); i++)
+    if (!strcmp(keys[i].name, name)) return &keys[i];
+  return NULL;
+}
+
+attn_status attn_problem_parse(const char *s, attn_problem *p, char *err, size_t n) {
+  attn_problem_init(p);
+  if (!s || !*s) {
+    say(err, n, "empty problem string (expected e.g. h=16,lq=1024,d=128)");
+    return ATTN_EINVAL;
+  }
+  char buf[ATTN_PROBLEM_STRLEN * 2];
+  if (strlen(s) >= sizeof buf) {
+    say(err, n, "problem string longer than %zu characters", sizeof buf - 1);
+    return ATTN_EINVAL;
+  }
+  strcpy(buf, s);
+  unsigned seen = 0;
+  for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    char *eq = strchr(tok, '=');
+    if (!eq) {
+      say(err, n, "problem string: '%s' is not key=value", tok);
+      return ATTN_EINVAL;
+    }
+    *eq = 0;
+    const key_def *k = find_key(tok);
+    if (!k) {
+      say(err, n, "problem string: unknown key '%s'", tok);
+      return ATTN_EINVAL;
+    }
+    unsigned bit = 1u << (k - keys);
+    if (seen & bit) {
+      say(err, n, "problem key '%s' given twice", tok);
+      return ATTN_EINVAL;
+    }
+    seen |= bit;
+    if (parse_value(k, eq + 1, p)) {
+      say(err, n, "problem key '%s': '%s' is not %s", tok, eq + 1, k->expect);
+      return ATTN_EINVAL;
+    }
+  }
+  if (p->hkv == UNSET) p->hkv = p->h;
+  if (p->lk == UNSET) p->lk = p->lq;
+  if (p->dv == UNSET) p->dv = p->d;
+  return attn_problem_validate(p, err, n);
+}
+
+static size_t append(char *buf, size_t n, size_t at, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int w = vsnprintf(at < n ? buf + at : NULL, at < n ? n - at : 0, fmt, ap);
+  va_end(ap);
+  return at + (w > 0 ? (size_t)w : 0);
+}
+
+char *attn_problem_format(const attn_problem *p, char *buf, size_t n) {
+  size_t at = 0;
+  if (n) buf[0] = 0;
+  for (int i = 0; i < COUNT(keys); i++) {
+    const key_def *k = &keys[i];
+    const char *sep = at ? "," : "";
+    switch (k->kind) {
+    case KEY_SIZE:
+      at = append(buf, n, at, "%s%s=%" PRId64, sep, k->name, *size_field((attn_problem *)p, k));
+      break;
+    case KEY_SCALE:
+      /* %.9g round-trips every float. */
+      if (p->scale != 0) at = append(buf, n, at, "%sscale=%.9g", sep, (double)p->scale);
+      break;
+    case KEY_MASK: at = append(buf, n, at, "%smask=%s", sep, attn_mask_name(p->mask)); break;
+    case KEY_FILL:
+      if (p->fill != ATTN_FILL_RANDOM) at = append(buf, n, at, "%sfill=%s", sep, attn_fill_name(p->fill));
+      break;
+    case KEY_SEED:
+      if (p->seed) at = append(buf, n, at, "%sseed=%" PRIu64, sep, p->seed);
+      break;
+    case KEY_LENS:
+      for (int j = 0; j < p->nlens; j++) at = append(buf, n, at, "%s%d", j ? ":" : ",lens=", (int)p->lens[j]);
+      break;
+    }
+  }
+  return buf;
+}
+
+/* ---- derived quantities ---- */
+
+int64_t attn_q_elems(const attn_problem *p) { return p->b * p->h * p->lq * p->d; }
+int64_t attn_kv_elems(const attn_problem *p) { return p->b * p->hkv * p->lk * p->d; }
+int64_t attn_v_elems(const attn_problem *p) { return p->b * p->hkv * p->lk * p->dv; }
+int64_t attn_o_elems(const attn_problem *p) { return p->b * p->h * p->lq * p->dv; }
+
+double attn_visible_pairs(const attn_problem *p, const int32_t *lens) {
+  double pairs = 0;
+  for (int64_t bi = 0; bi < p->b; bi++) {
+    if (p->mask == ATTN_MASK_NONE || p->mask == ATTN_MASK_PAD) {
+      pairs += (double)p->lq * (double)(p->mask == ATTN_MASK_PAD ? lens[bi] : p->lk);
+      continue;
+    }
+    for (int64_t i = 0; i < p->lq; i++) pairs += (double)attn_visible_end(p, lens, bi, i);
+  }
+  return pairs * (double)p->h;
+}
+
+double attn_flops(const attn_problem *p, const int32_t *lens) {
+  return 2.0 * (double)(p->d + p->dv) * attn_visible_pairs(p, lens);
+}

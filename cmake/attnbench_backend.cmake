@@ -1,0 +1,19 @@
+# attnbench_add_backend(NAME
+#     SOURCES files...        compiled with the baseline flags: the vtable,
+#                             available(), supports(), plan()
+#     [KERNELS files...]      compiled with ISA_FLAGS only: intrinsics live here
+#     [ISA_FLAGS flags...]
+#     [LIBS targets...])
+# Registers the backend `attn_backend_<NAME>` in the registry, in call order.
+function(attnbench_add_backend name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;KERNELS;ISA_FLAGS;LIBS" ${ARGN})
+  set(target attnbench_backend_${name})
+  add_library(${target} OBJECT ${ARG_SOURCES} ${ARG_KERNELS})
+  target_link_libraries(${target} PRIVATE attnbench_common ${ARG_LIBS})
+  if(ARG_KERNELS)
+    set_source_files_properties(${ARG_KERNELS} PROPERTIES COMPILE_OPTIONS "${ARG_ISA_FLAGS}")
+  endif()
+  set_property(GLOBAL APPEND PROPERTY ATTNBENCH_BACKENDS ${name})
+  set_property(GLOBAL APPEND PROPERTY ATTNBENCH_BACKEND_TARGETS ${target})
+  set_property(GLOBAL APPEND PROPERTY ATTNBENCH_BACKEND_LIBS ${ARG_LIBS})
+endfunction()

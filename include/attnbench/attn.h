@@ -1,0 +1,142 @@
+/* attnbench: the attention problem descriptor and the backend interface.
+ *
+ * Every backend implements attn_backend; the harness only ever talks to this
+ * struct. This header is ISA-free and library-free on purpose: it is what a
+ * user's own kernel includes to be measured by attnbench. */
+#ifndef ATTNBENCH_ATTN_H
+#define ATTNBENCH_ATTN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum attn_status {
+  ATTN_OK = 0,
+  ATTN_UNSUPPORTED, /* the backend declines this problem; it says why */
+  ATTN_EINVAL,      /* the problem or the inputs are malformed */
+  ATTN_ENOMEM,      /* memory could not be had */
+  ATTN_EBACKEND,    /* the underlying library or kernel failed */
+} attn_status;
+
+const char *attn_status_name(attn_status s);
+
+/* Which keys a query row sees. Key j is visible to query row i when:
+ *   none       always
+ *   causal     j <= i + lk - lq   (bottom-right: the last query sees every key,
+ *                                  as in a decode step over a cache)
+ *   causal-tl  j <= i             (top-left)
+ *   pad        j < lens[batch]    (per-batch valid key lengths, 0..lk)
+ * A row with no visible key produces a zero output row. */
+typedef enum attn_mask {
+  ATTN_MASK_NONE,
+  ATTN_MASK_CAUSAL,
+  ATTN_MASK_CAUSAL_TL,
+  ATTN_MASK_PAD,
+} attn_mask;
+
+typedef enum attn_dtype { ATTN_F32 } attn_dtype;
+
+/* How check and bench generate inputs; part of the problem so that a problem
+ * string reproduces the exact inputs. Backends ignore it. */
+typedef enum attn_fill {
+  ATTN_FILL_RANDOM,    /* q, k, v uniform in [-1, 1] */
+  ATTN_FILL_LARGE,     /* logits of order +-1e4: overflows without max-subtraction */
+  ATTN_FILL_SAME_KEYS, /* every key of a head identical: uniform weights */
+  ATTN_FILL_CONST_V,   /* every value row of a head identical: output == that row */
+  ATTN_FILL_DOMINANT,  /* one key per head dominates every query's scores */
+} attn_fill;
+
+/* Explicit per-batch pad lengths fit in the descriptor up to this batch size;
+ * beyond it they are drawn from the seed. */
+#define ATTN_MAX_LENS 64
+
+typedef struct attn_problem {
+  int64_t b;   /* batch */
+  int64_t h;   /* query heads */
+  int64_t hkv; /* key/value heads; h % hkv == 0, query head i uses kv head i / (h / hkv) */
+  int64_t lq;  /* query length */
+  int64_t lk;  /* key length */
+  int64_t d;   /* query/key head dim */
+  int64_t dv;  /* value head dim */
+  float scale; /* score scale; 0 selects the default 1/sqrt(d) (attn_scale) */
+  attn_mask mask;
+  attn_dtype dtype; /* f32 only so far; the layout is [b][heads][len][dim], contiguous */
+
+  /* input generation */
+  attn_fill fill;
+  uint64_t seed;
+  int nlens;                   /* 0: pad lengths drawn from the seed; else == b */
+  int32_t lens[ATTN_MAX_LENS]; /* explicit pad lengths when nlens > 0 */
+} attn_problem;
+
+typedef struct attn_tensors {
+  const float *q;      /* [b][h][lq][d] */
+  const float *k;      /* [b][hkv][lk][d] */
+  const float *v;      /* [b][hkv][lk][dv] */
+  const int32_t *lens; /* [b], mask=pad only: valid keys per batch, each in 0..lk */
+  float *o;            /* [b][h][lq][dv] */
+} attn_tensors;
+
+typedef struct attn_config {
+  int threads; /* worker threads the backend may use, >= 1 */
+} attn_config;
+
+/* What a backend's arithmetic may add to fp32 rounding; enters the tolerance
+ * model (reference/README.md). */
+typedef struct attn_accuracy {
+  double exp_rel_err; /* bound on |exp_impl(x) / exp(x) - 1| over the arguments used */
+  int64_t key_block;  /* online softmax rescales once per key block; 0: two-pass softmax */
+} attn_accuracy;
+
+typedef void (*attn_emit_fn)(void *ctx, const char *key, const char *value);
+
+typedef struct attn_backend {
+  /* .name = */ const char *name;       /* equals its folder under impls/ */
+  /* .summary = */ const char *summary; /* one line for `attnbench list` */
+  /* .accuracy = */ attn_accuracy accuracy;
+  /* .available = */ int (*available)(void); /* CPU/OS can run it; 0 hides the backend */
+  /* .supports = */ attn_status (*supports)(const attn_problem *p, char *why, size_t n);
+  /* .workspace_size = */ size_t (*workspace_size)(const attn_problem *p, const attn_config *cfg);
+  /* .plan = */ attn_status (*plan)(const attn_problem *p, const attn_config *cfg, void **plan, char *why,
+                                    size_t n);                        /* untimed: allocate and touch */
+  /* .run = */ attn_status (*run)(void *plan, const attn_tensors *t); /* timed: no malloc, no I/O */
+  /* .destroy = */ void (*destroy)(void *plan);
+  /* .plan_note = */ const char *(*plan_note)(const void *plan);    /* the path a plan chose
+                                                                       (e.g. "heads-parallel"); may be NULL */
+  /* .describe = */ void (*describe)(attn_emit_fn emit, void *ctx); /* versions, block sizes; may be NULL */
+} attn_backend;
+
+/* The registry: compiled-in backends, in table order. */
+size_t attn_backend_count(void);
+const attn_backend *attn_backend_get(size_t i);
+/* An available backend by name, or NULL. */
+const attn_backend *attn_backend_find(const char *name);
+
+/* The score scale the problem means: p->scale, or 1/sqrt(d) when it is 0. */
+float attn_scale(const attn_problem *p);
+
+/* Query head -> key/value head. */
+static inline int64_t attn_kv_head(const attn_problem *p, int64_t head) { return head / (p->h / p->hkv); }
+
+/* The visible keys of query row i in batch bi are the prefix [0, end); this
+ * returns end, clipped to 0..lk. Every mask kind is a prefix so far. */
+static inline int64_t attn_visible_end(const attn_problem *p, const int32_t *lens, int64_t bi, int64_t i) {
+  int64_t end = p->lk;
+  if (p->mask == ATTN_MASK_CAUSAL)
+    end = i + p->lk - p->lq + 1;
+  else if (p->mask == ATTN_MASK_CAUSAL_TL)
+    end = i + 1;
+  else if (p->mask == ATTN_MASK_PAD)
+    end = lens[bi];
+  if (end < 0) end = 0;
+  if (end > p->lk) end = p->lk;
+  return end;
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif

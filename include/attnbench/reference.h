@@ -1,0 +1,57 @@
+/* The double-precision oracle, the seeded fills and the tolerance model. */
+#ifndef ATTNBENCH_REFERENCE_H
+#define ATTNBENCH_REFERENCE_H
+
+#include "attnbench/attn.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The oracle's answer for one problem: the exact output in double and the
+ * quantities the tolerance model (tolerance.c, README.md) is built from. */
+typedef struct attn_oracle {
+  attn_problem p;
+  double *out;   /* [b][h][lq][dv]: sum_j a_j v_j */
+  double *absw;  /* [b][h][lq][dv]: sum_j a_j |v_j|, the scale of each output's error */
+  double *vmax;  /* [b][h][lq]: max |v_jc| over visible keys j and all c */
+  double *amax;  /* [b][h][lq]: max_j scale * sum_k |q_k k_jk| over visible keys */
+  double *range; /* [b][h][lq]: max_j s_j - min_j s_j over visible keys */
+  int64_t *nvis; /* [b][h][lq]: visible keys */
+} attn_oracle;
+
+/* Computes every problem the descriptor can describe, in double with a
+ * max-subtracted softmax. Returns ATTN_ENOMEM if its buffers cannot be had. */
+attn_status attn_oracle_compute(const attn_problem *p, const attn_tensors *t, attn_oracle *o);
+void attn_oracle_free(attn_oracle *o);
+
+/* Fills q, k, v (and lens for mask=pad) as p->fill and p->seed say. */
+void attn_fill_inputs(const attn_problem *p, float *q, float *k, float *v, int32_t *lens);
+
+typedef enum attn_verdict {
+  ATTN_PASSED,
+  ATTN_FAILED,
+  ATTN_MISTRUSTED, /* within bounds, but the reference output is mostly zeros */
+} attn_verdict;
+
+const char *attn_verdict_name(attn_verdict v);
+
+typedef struct attn_compare {
+  attn_verdict verdict;
+  double max_abs_err; /* max |out - ref| */
+  double max_ratio;   /* max |out - ref| / bound; > 1 fails; inf for NaN/Inf or a nonzero masked row */
+  int64_t worst;      /* flat output index where max_ratio occurs */
+  double worst_out, worst_ref, worst_bound;
+  int64_t nonfinite; /* outputs that are NaN or Inf */
+} attn_compare;
+
+/* The error bound of one output element for a backend of accuracy acc. */
+double attn_tolerance(const attn_oracle *o, const attn_accuracy *acc, int64_t row, int64_t elem);
+
+/* Compares a backend's fp32 output with the oracle, element by element. */
+void attn_oracle_check(const attn_oracle *o, const attn_accuracy *acc, const float *out, attn_compare *res);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

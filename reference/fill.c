@@ -1,0 +1,80 @@
+/* Seeded input generation: the same problem string always yields the same
+ * bits, on every machine (integer generator, exactly rounded float steps). */
+#include <math.h>
+#include <string.h>
+
+#include "attnbench/problem.h"
+#include "attnbench/reference.h"
+
+typedef struct rng {
+  uint64_t s;
+} rng;
+
+/* splitmix64: tiny, seedable, good enough for test data. */
+static uint64_t rng_next(rng *r) {
+  uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+/* Uniform in [-1, 1), exactly representable. */
+static float rng_unit(rng *r) { return (float)((int64_t)(rng_next(r) >> 40) - (1 << 23)) * 0x1p-23f; }
+
+static rng rng_for(const attn_problem *p, uint64_t stream) {
+  rng r = {p->seed * 0x2545f4914f6cdd1dull + stream};
+  rng_next(&r);
+  return r;
+}
+
+static void fill_uniform(rng *r, float *x, int64_t n, float lo, float hi) {
+  for (int64_t i = 0; i < n; i++) x[i] = lo + (hi - lo) * 0.5f * (rng_unit(r) + 1.0f);
+}
+
+/* Copies row 0 of every [len][dim] head block over the other rows. */
+static void repeat_first_row(float *x, int64_t heads, int64_t len, int64_t dim) {
+  for (int64_t hd = 0; hd < heads; hd++)
+    for (int64_t j = 1; j < len; j++)
+      memcpy(x + (hd * len + j) * dim, x + hd * len * dim, (size_t)dim * sizeof(float));
+}
+
+/* Queries of +-c and keys in [-1,1] give logits with a standard deviation of
+ * about 1e4: exp overflows unless the row maximum is subtracted. */
+static void fill_large(const attn_problem *p, rng *r, float *q) {
+  const double target = 1e4, scale = fabs((double)attn_scale(p));
+  const float c = (float)(target / (scale * sqrt((double)p->d / 3.0)));
+  for (int64_t i = 0; i < attn_q_elems(p); i++) q[i] = (rng_next(r) >> 63) ? c : -c;
+}
+
+/* Positive queries and one key per head of large positive entries: that key
+ * outscores every other by at least 30. */
+static void fill_dominant(const attn_problem *p, rng *r, float *q, float *k) {
+  const double scale = fabs((double)attn_scale(p));
+  fill_uniform(r, q, attn_q_elems(p), 0.5f, 1.0f);
+  for (int64_t i = 0; i < attn_kv_elems(p); i++) k[i] *= 0.0625f;
+  const float c = (float)(80.0 / (scale * (double)p->d)) + 1.0f;
+  for (int64_t hd = 0; hd < p->b * p->hkv; hd++) {
+    const int64_t j = (int64_t)(rng_next(r) % (uint64_t)p->lk);
+    for (int64_t x = 0; x < p->d; x++) k[(hd * p->lk + j) * p->d + x] = c;
+  }
+}
+
+static void fill_lens(const attn_problem *p, rng *r, int32_t *lens) {
+  for (int64_t bi = 0; bi < p->b; bi++)
+    lens[bi] = p->nlens ? p->lens[bi] : (int32_t)(rng_next(r) % (uint64_t)(p->lk + 1));
+}
+
+void attn_fill_inputs(const attn_problem *p, float *q, float *k, float *v, int32_t *lens) {
+  rng rq = rng_for(p, 1), rk = rng_for(p, 2), rv = rng_for(p, 3), rl = rng_for(p, 4);
+  fill_uniform(&rq, q, attn_q_elems(p), -1, 1);
+  fill_uniform(&rk, k, attn_kv_elems(p), -1, 1);
+  fill_uniform(&rv, v, attn_v_elems(p), -1, 1);
+  if (lens && p->mask == ATTN_MASK_PAD) fill_lens(p, &rl, lens);
+  switch (p->fill) {
+  case ATTN_FILL_RANDOM: break;
+  case ATTN_FILL_LARGE: fill_large(p, &rq, q); break;
+  case ATTN_FILL_SAME_KEYS: repeat_first_row(k, p->b * p->hkv, p->lk, p->d); break;
+  case ATTN_FILL_CONST_V: repeat_first_row(v, p->b * p->hkv, p->lk, p->dv); break;
+  case ATTN_FILL_DOMINANT: fill_dominant(p, &rk, q, k); break;
+  }
+}
