@@ -1,2 +1,45 @@
+/* attnbench: one binary, subcommands list, check, bench, run, info. */
+#include <omp.h>
 #include <stdio.h>
-int main(void) { return 0; }
+#include <string.h>
+
+#include "harness.h"
+
+static const struct {
+  const char *name;
+  int (*fn)(int, char **);
+  const char *what;
+} commands[] = {
+    {"list", cmd_list, "backends available on this CPU and what each supports"},
+    {"check", cmd_check, "conformance of backends against the double-precision reference"},
+    {"bench", cmd_bench, "throughput across problem sizes"},
+    {"run", cmd_run, "compute once on inputs from .npy files"},
+    {"info", cmd_info, "the machine, its ISA extensions and each backend's libraries"},
+};
+
+int bench_default_threads(void) {
+  bench_machine m;
+  bench_machine_read(&m);
+  return m.cores > 0 ? m.cores : omp_get_num_procs();
+}
+
+static void usage(FILE *f) {
+  fprintf(f, "usage: attnbench COMMAND [OPTIONS]   (attnbench COMMAND --help for its options)\n");
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    fprintf(f, "  %-6s %s\n", commands[i].name, commands[i].what);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
+  }
+  if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+    usage(stdout);
+    return 0;
+  }
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
+  bench_error("unknown command '%s' (try attnbench --help)", argv[1]);
+  return 2;
+}

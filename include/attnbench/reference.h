@@ -31,7 +31,8 @@ void attn_fill_inputs(const attn_problem *p, float *q, float *k, float *v, int32
 typedef enum attn_verdict {
   ATTN_PASSED,
   ATTN_FAILED,
-  ATTN_MISTRUSTED, /* within bounds, but the reference output is mostly zeros */
+  ATTN_MISTRUSTED, /* within bounds, but most outputs of rows with visible keys are zero:
+                      the inputs could not expose an error */
 } attn_verdict;
 
 const char *attn_verdict_name(attn_verdict v);

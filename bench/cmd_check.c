@@ -1,0 +1,210 @@
+/* attnbench check: conformance of backends against the double-precision
+ * oracle, under the error bound of reference/README.md. */
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attnbench/reference.h"
+#include "harness.h"
+
+#define MAX_BACKENDS 32
+
+typedef struct check_opts {
+  const char *backends;
+  strlist problems;
+  int threads;
+  int verbose;
+} check_opts;
+
+typedef struct check_tally {
+  int passed, failed, skipped, mistrusted;
+} check_tally;
+
+static void usage(FILE *f) {
+  fprintf(f, "usage: attnbench check [--backend NAME[,NAME...]|all] [--problem STR]... [--suite NAME|FILE]\n"
+             "                       [--threads N] [--verbose]\n"
+             "Checks each backend on each problem against the double-precision reference.\n"
+             "Suites: %s (default quick). Exit status: 0 all passed, 1 a case failed, 2 bad input.\n",
+          bench_suite_names());
+}
+
+/* Loads a built-in suite by name, or a file of problem strings. */
+int bench_load_suite(const char *name, strlist *out, char *err, size_t n) {
+  const char *text = bench_suite_text(name);
+  if (text) return strlist_push_lines(out, text);
+  FILE *f = fopen(name, "rb");
+  if (!f) {
+    snprintf(err, n, "--suite: '%s' is neither a built-in suite (%s) nor a readable file", name,
+             bench_suite_names());
+    return -1;
+  }
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *mem = open_memstream(&buf, &len);
+  char chunk[4096];
+  size_t got;
+  while (mem && (got = fread(chunk, 1, sizeof chunk, f)) > 0) fwrite(chunk, 1, got, mem);
+  fclose(f);
+  if (!mem) return -1;
+  fclose(mem);
+  int rc = strlist_push_lines(out, buf);
+  free(buf);
+  return rc;
+}
+
+static void print_case(const attn_backend *be, const char *verdict, const attn_compare *c, const char *problem,
+                       const char *extra) {
+  if (c)
+    printf("%-8s %-10s %10.3g %9.3g  %s%s\n", be->name, verdict, c->max_abs_err, c->max_ratio, problem, extra);
+  else
+    printf("%-8s %-10s %10s %9s  %s%s\n", be->name, verdict, "-", "-", problem, extra);
+}
+
+/* Runs one backend on one problem whose inputs and oracle are ready. */
+static void check_backend(const attn_backend *be, const check_opts *o, bench_inputs *in, const attn_oracle *orc,
+                          const char *pstr, check_tally *tally) {
+  char why[ERRLEN] = "", extra[ERRLEN + 64];
+  attn_config cfg = {.threads = o->threads};
+  attn_status s = be->supports(&in->p, why, sizeof why);
+  if (s != ATTN_OK) {
+    snprintf(extra, sizeof extra, "  (declined: %s)", why[0] ? why : attn_status_name(s));
+    print_case(be, "SKIPPED", NULL, pstr, extra);
+    tally->skipped++;
+    return;
+  }
+  void *plan = NULL;
+  s = be->plan(&in->p, &cfg, &plan, why, sizeof why);
+  if (s == ATTN_OK) {
+    /* NaN everywhere first: a backend that leaves an element unwritten fails. */
+    for (int64_t i = 0; i < attn_o_elems(&in->p); i++) in->o[i] = NAN;
+    attn_tensors t = bench_tensors(in);
+    s = be->run(plan, &t);
+    if (s != ATTN_OK) snprintf(why, sizeof why, "run: %s", attn_status_name(s));
+  } else if (!why[0]) {
+    snprintf(why, sizeof why, "plan: %s", attn_status_name(s));
+  }
+  if (plan) be->destroy(plan);
+  if (s != ATTN_OK) {
+    snprintf(extra, sizeof extra, "  (%s)", why);
+    print_case(be, s == ATTN_UNSUPPORTED ? "SKIPPED" : "FAILED", NULL, pstr, extra);
+    if (s == ATTN_UNSUPPORTED)
+      tally->skipped++;
+    else
+      tally->failed++;
+    return;
+  }
+  attn_compare c;
+  attn_oracle_check(orc, &be->accuracy, in->o, &c);
+  extra[0] = 0;
+  if (c.verdict == ATTN_FAILED || o->verbose) {
+    const int64_t row = c.worst / in->p.dv;
+    snprintf(extra, sizeof extra, "  (worst at row %lld col %lld: got %.9g want %.9g bound %.3g%s)",
+             (long long)row, (long long)(c.worst % in->p.dv), c.worst_out, c.worst_ref, c.worst_bound,
+             c.nonfinite ? ", non-finite outputs" : "");
+  }
+  print_case(be, attn_verdict_name(c.verdict), &c, pstr, extra);
+  if (c.verdict == ATTN_PASSED) tally->passed++;
+  if (c.verdict == ATTN_MISTRUSTED) tally->mistrusted++;
+  if (c.verdict == ATTN_FAILED) tally->failed++;
+}
+
+/* Returns 0, or 2 after printing the error for a problem that cannot be set up. */
+static int check_problem(const char *str, const attn_backend **bes, int nbe, const check_opts *o,
+                         check_tally *tally) {
+  char err[ERRLEN], pstr[ATTN_PROBLEM_STRLEN];
+  attn_problem p;
+  if (attn_problem_parse(str, &p, err, sizeof err) != ATTN_OK) {
+    bench_error("%s", err);
+    return 2;
+  }
+  attn_problem_format(&p, pstr, sizeof pstr);
+  /* The oracle keeps two doubles per output element and a few per row. */
+  const double oracle_bytes = 16.0 * (double)attn_o_elems(&p) + 40.0 * (double)(p.b * p.h * p.lq);
+  bench_inputs in;
+  if (bench_memory_check(&p, oracle_bytes, err, sizeof err) != ATTN_OK ||
+      bench_inputs_alloc(&p, 1, &in, err, sizeof err) != ATTN_OK) {
+    bench_error("%s", err);
+    return 2;
+  }
+  attn_oracle orc;
+  attn_tensors t = bench_tensors(&in);
+  if (attn_oracle_compute(&p, &t, &orc) != ATTN_OK) {
+    bench_error("cannot allocate the reference's buffers for %s", pstr);
+    bench_inputs_free(&in);
+    return 2;
+  }
+  for (int i = 0; i < nbe; i++) check_backend(bes[i], o, &in, &orc, pstr, tally);
+  attn_oracle_free(&orc);
+  bench_inputs_free(&in);
+  return 0;
+}
+
+
+int cmd_check(int argc, char **argv) {
+  check_opts o = {.backends = "all", .threads = bench_default_threads()};
+  const char *suite = NULL;
+  char err[ERRLEN];
+  static const struct option longopts[] = {{"backend", required_argument, 0, 'b'},
+                                           {"problem", required_argument, 0, 'p'},
+                                           {"suite", required_argument, 0, 's'},
+                                           {"threads", required_argument, 0, 't'},
+                                           {"verbose", no_argument, 0, 'v'},
+                                           {"help", no_argument, 0, 'h'},
+                                           {0, 0, 0, 0}};
+  int c, rc = 0;
+  while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+    switch (c) {
+    case 'b': o.backends = optarg; break;
+    case 'p': strlist_push(&o.problems, optarg); break;
+    case 's': suite = optarg; break;
+    case 't':
+      if ((o.threads = atoi(optarg)) < 1 || o.threads > 4096) {
+        bench_error("--threads: '%s' is not a thread count (1..4096)", optarg);
+        return 2;
+      }
+      break;
+    case 'v': o.verbose = 1; break;
+    case 'h': usage(stdout); return 0;
+    default: usage(stderr); return 2;
+    }
+  }
+  if (optind < argc) {
+    bench_error("check: unexpected argument '%s'", argv[optind]);
+    return 2;
+  }
+  if (!suite && o.problems.n == 0) suite = "quick";
+  if (suite && bench_load_suite(suite, &o.problems, err, sizeof err)) {
+    bench_error("%s", err);
+    strlist_free(&o.problems);
+    return 2;
+  }
+  const attn_backend *bes[MAX_BACKENDS];
+  int nbe = bench_select_backends(o.backends, bes, MAX_BACKENDS, err, sizeof err);
+  if (nbe < 0) {
+    bench_error("%s", err);
+    strlist_free(&o.problems);
+    return 2;
+  }
+  /* Parse everything first: a typo in the last problem fails before any work. */
+  for (size_t i = 0; i < o.problems.n; i++) {
+    attn_problem p;
+    if (attn_problem_parse(o.problems.items[i], &p, err, sizeof err) != ATTN_OK) {
+      bench_error("%s", err);
+      strlist_free(&o.problems);
+      return 2;
+    }
+  }
+  check_tally tally = {0};
+  printf("# attnbench check: %zu problem(s), %d thread(s); error bound per reference/README.md\n",
+         o.problems.n, o.threads);
+  printf("%-8s %-10s %10s %9s  %s\n", "backend", "verdict", "max_abs", "err/bound", "problem");
+  for (size_t i = 0; i < o.problems.n && rc == 0; i++)
+    rc = check_problem(o.problems.items[i], bes, nbe, &o, &tally);
+  strlist_free(&o.problems);
+  if (rc) return rc;
+  printf("%d passed, %d failed, %d skipped", tally.passed, tally.failed, tally.skipped);
+  if (tally.mistrusted) printf(", %d mistrusted", tally.mistrusted);
+  printf("\n");
+  return tally.failed ? 1 : 0;
+}

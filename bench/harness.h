@@ -1,0 +1,106 @@
+/* Internal interfaces of the attnbench command. Library-style code here
+ * returns statuses and messages; only the subcommands print. */
+#ifndef ATTNBENCH_HARNESS_H
+#define ATTNBENCH_HARNESS_H
+
+#include <stdio.h>
+
+#include "attnbench/attn.h"
+#include "attnbench/problem.h"
+
+#define ERRLEN 512
+
+/* ---- inputs: one problem's tensors, filled from its seed ---- */
+typedef struct bench_inputs {
+  attn_problem p;
+  float *q, *k, *v, *o;
+  int32_t *lens; /* b entries; all lk unless mask=pad */
+} bench_inputs;
+
+/* Bytes the problem's tensors need (q, k, v, o, lens). */
+double bench_inputs_bytes(const attn_problem *p);
+/* Fails with ATTN_ENOMEM and a message if extra_bytes plus the tensors exceed
+ * the memory this machine has available now. */
+attn_status bench_memory_check(const attn_problem *p, double extra_bytes, char *err, size_t n);
+/* Allocates, touches and fills; on failure everything is freed. */
+attn_status bench_inputs_alloc(const attn_problem *p, int fill, bench_inputs *in, char *err, size_t n);
+void bench_inputs_free(bench_inputs *in);
+attn_tensors bench_tensors(const bench_inputs *in);
+
+/* ---- suites: text files of problem strings, compiled into the binary ---- */
+/* Returns the suite's text (one problem string per line, # comments) or NULL. */
+const char *bench_suite_text(const char *name);
+const char *bench_suite_names(void);
+
+/* A growable list of problem strings. */
+typedef struct strlist {
+  char **items;
+  size_t n, cap;
+} strlist;
+int strlist_push(strlist *l, const char *s);
+void strlist_free(strlist *l);
+/* Appends each non-comment line of text. */
+int strlist_push_lines(strlist *l, const char *text);
+/* Appends each comma-separated item of s. */
+int strlist_push_csv(strlist *l, const char *s);
+
+/* ---- backend selection ---- */
+/* "all", or a comma-separated list of names; unknown or unavailable names are
+ * an error with a message. Fills out[] (at most cap). */
+int bench_select_backends(const char *spec, const attn_backend **out, size_t cap, char *err, size_t n);
+
+/* ---- timing ---- */
+typedef struct bench_timing_opts {
+  int warmup;      /* runs before timing */
+  int min_reps;    /* at least this many timed runs */
+  int max_reps;    /* at most this many */
+  double min_time; /* keep repeating until this many seconds were timed */
+} bench_timing_opts;
+
+typedef struct bench_stats {
+  int reps;
+  double median_ms, min_ms, max_ms, q1_ms, q3_ms;
+} bench_stats;
+
+double bench_now(void);
+/* Times backend->run on a ready plan: warm-up, then repetitions. */
+attn_status bench_time_run(const attn_backend *be, void *plan, const attn_tensors *t,
+                           const bench_timing_opts *o, bench_stats *st);
+
+/* ---- machine and threads ---- */
+typedef struct bench_machine {
+  char cpu_model[128];
+  int packages, cores, pus;
+  long l1d, l2, l3; /* bytes, per core for l1/l2, per package for l3; 0 if unknown */
+  char isa[256];
+  char hostname[64];
+} bench_machine;
+
+void bench_machine_read(bench_machine *m);
+/* Pins the OpenMP worker threads of a team of `threads` one per core, with hwloc. */
+int bench_bind_threads(int threads, char *err, size_t n);
+/* Memory available now, in bytes (MemAvailable). */
+double bench_mem_available(void);
+
+/* ---- files ---- */
+/* Writes via a temporary file and rename, so an earlier file is never lost
+ * or half-written. write_fn returns 0 on success. */
+int bench_write_atomic(const char *path, int (*write_fn)(FILE *f, void *ctx), void *ctx, char *err,
+                       size_t n);
+
+/* Threads when --threads is not given: one per core. */
+int bench_default_threads(void);
+/* A built-in suite by name, or a file of problem strings. */
+int bench_load_suite(const char *name, strlist *out, char *err, size_t n);
+
+/* ---- subcommands ---- */
+int cmd_list(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+
+/* One-line error to stderr, "attnbench: error: ...". */
+void bench_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

@@ -1,0 +1,64 @@
+/* A problem's input and output tensors: allocated, touched and filled before
+ * anything is timed. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "attnbench/reference.h"
+#include "harness.h"
+
+double bench_inputs_bytes(const attn_problem *p) {
+  return 4.0 * ((double)attn_q_elems(p) + (double)attn_kv_elems(p) + (double)attn_v_elems(p) +
+                (double)attn_o_elems(p)) +
+         4.0 * (double)p->b;
+}
+
+attn_status bench_memory_check(const attn_problem *p, double extra_bytes, char *err, size_t n) {
+  const double need = bench_inputs_bytes(p) + extra_bytes, have = bench_mem_available();
+  if (have > 0 && need > have) {
+    char s[ATTN_PROBLEM_STRLEN];
+    snprintf(err, n, "problem %s needs %.2f GiB but only %.2f GiB of memory is available",
+             attn_problem_format(p, s, sizeof s), need / (1 << 30), have / (1 << 30));
+    return ATTN_ENOMEM;
+  }
+  return ATTN_OK;
+}
+
+void bench_inputs_free(bench_inputs *in) {
+  free(in->q);
+  free(in->k);
+  free(in->v);
+  free(in->o);
+  free(in->lens);
+  memset(in, 0, sizeof *in);
+}
+
+static void *alloc_touched(int64_t elems, size_t size) {
+  void *x = malloc((size_t)elems * size);
+  if (x) memset(x, 0, (size_t)elems * size);
+  return x;
+}
+
+attn_status bench_inputs_alloc(const attn_problem *p, int fill, bench_inputs *in, char *err, size_t n) {
+  memset(in, 0, sizeof *in);
+  in->p = *p;
+  in->q = alloc_touched(attn_q_elems(p), sizeof(float));
+  in->k = alloc_touched(attn_kv_elems(p), sizeof(float));
+  in->v = alloc_touched(attn_v_elems(p), sizeof(float));
+  in->o = alloc_touched(attn_o_elems(p), sizeof(float));
+  in->lens = alloc_touched(p->b, sizeof(int32_t));
+  if (!in->q || !in->k || !in->v || !in->o || !in->lens) {
+    char s[ATTN_PROBLEM_STRLEN];
+    snprintf(err, n, "cannot allocate %.2f GiB for the tensors of %s", bench_inputs_bytes(p) / (1 << 30),
+             attn_problem_format(p, s, sizeof s));
+    bench_inputs_free(in);
+    return ATTN_ENOMEM;
+  }
+  for (int64_t bi = 0; bi < p->b; bi++) in->lens[bi] = (int32_t)p->lk;
+  if (fill) attn_fill_inputs(p, in->q, in->k, in->v, in->lens);
+  return ATTN_OK;
+}
+
+attn_tensors bench_tensors(const bench_inputs *in) {
+  attn_tensors t = {.q = in->q, .k = in->k, .v = in->v, .lens = in->lens, .o = in->o};
+  return t;
+}

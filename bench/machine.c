@@ -1,0 +1,70 @@
+/* The machine as hwloc sees it, thread pinning, available memory. */
+#include <hwloc.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "attnbench/cpu.h"
+#include "harness.h"
+
+static long cache_size(hwloc_topology_t topo, hwloc_obj_type_t type) {
+  hwloc_obj_t c = hwloc_get_obj_by_type(topo, type, 0);
+  return c && c->attr ? (long)c->attr->cache.size : 0;
+}
+
+void bench_machine_read(bench_machine *m) {
+  memset(m, 0, sizeof *m);
+  attn_cpu_describe(m->isa, sizeof m->isa);
+  gethostname(m->hostname, sizeof m->hostname - 1);
+  hwloc_topology_t topo;
+  if (hwloc_topology_init(&topo) || hwloc_topology_load(topo)) return;
+  m->packages = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_PACKAGE);
+  m->cores = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_CORE);
+  m->pus = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_PU);
+  m->l1d = cache_size(topo, HWLOC_OBJ_L1CACHE);
+  m->l2 = cache_size(topo, HWLOC_OBJ_L2CACHE);
+  m->l3 = cache_size(topo, HWLOC_OBJ_L3CACHE);
+  hwloc_obj_t pkg = hwloc_get_obj_by_type(topo, HWLOC_OBJ_PACKAGE, 0);
+  const char *model = pkg ? hwloc_obj_get_info_by_name(pkg, "CPUModel") : NULL;
+  snprintf(m->cpu_model, sizeof m->cpu_model, "%s", model ? model : "unknown");
+  hwloc_topology_destroy(topo);
+}
+
+int bench_bind_threads(int threads, char *err, size_t n) {
+  hwloc_topology_t topo;
+  if (hwloc_topology_init(&topo) || hwloc_topology_load(topo)) {
+    snprintf(err, n, "--bind: hwloc could not read the topology");
+    return -1;
+  }
+  const int cores = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_CORE);
+  int failed = 0;
+  if (cores <= 0) failed = 1;
+  /* libgomp keeps a team's threads alive between parallel regions of the same
+   * size, so binding them once pins every later region of the backends. */
+#pragma omp parallel num_threads(threads) reduction(+ : failed)
+  if (cores > 0) {
+    hwloc_obj_t core = hwloc_get_obj_by_type(topo, HWLOC_OBJ_CORE, (unsigned)(omp_get_thread_num() % cores));
+    hwloc_cpuset_t set = hwloc_bitmap_dup(core->cpuset);
+    hwloc_bitmap_singlify(set);
+    failed += hwloc_set_cpubind(topo, set, HWLOC_CPUBIND_THREAD) != 0;
+    hwloc_bitmap_free(set);
+  }
+  hwloc_topology_destroy(topo);
+  if (failed) {
+    snprintf(err, n, "--bind: hwloc could not pin %d thread(s) to cores", failed);
+    return -1;
+  }
+  return 0;
+}
+
+double bench_mem_available(void) {
+  FILE *f = fopen("/proc/meminfo", "r");
+  if (!f) return 0;
+  char line[256];
+  double kib = 0;
+  while (fgets(line, sizeof line, f))
+    if (sscanf(line, "MemAvailable: %lf kB", &kib) == 1) break;
+  fclose(f);
+  return kib * 1024.0;
+}

@@ -1,0 +1,17 @@
+# Turns the suite text files into a C source, so the binary carries its suites
+# and runs from anywhere. Called with -DOUT=file.c -DSUITE_DIR=dir
+file(GLOB SUITES ${SUITE_DIR}/*.txt)
+set(body "/* Generated from the text files of bench/suites by cmake/embed_suites.cmake. */\n#include <stddef.h>\n")
+set(table "")
+foreach(f IN LISTS SUITES)
+  get_filename_component(name ${f} NAME_WE)
+  file(READ ${f} text)
+  string(REPLACE "\\" "\\\\" text "${text}")
+  string(REPLACE "\"" "\\\"" text "${text}")
+  string(REPLACE "\n" "\\n\"\n\"" text "${text}")
+  string(APPEND body "static const char suite_${name}[] = \"${text}\";\n")
+  string(APPEND table "  {\"${name}\", suite_${name}},\n")
+endforeach()
+string(APPEND body "const struct { const char *name, *text; } bench_suites[] = {\n${table}  {NULL, NULL}};\n")
+file(WRITE ${OUT}.tmp "${body}")
+file(COPY_FILE ${OUT}.tmp ${OUT} ONLY_IF_DIFFERENT)
