@@ -1,2 +1,288 @@
-#include "harness.h"
-int cmd_bench(int argc, char **argv) { (void)argc; (void)argv; bench_error("bench: being written"); return 2; }
+/* attnbench bench: throughput of backends across problems. Plans are made
+ * before the clock starts, only run() is timed, and a sample of output rows
+ * is verified against the oracle after timing. */
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "attnbench/reference.h"
+#include "report.h"
+
+#define MAX_BACKENDS 32
+#define VERIFY_ROWS 48
+
+typedef struct bench_opts {
+  const char *backends, *format, *out, *suite, *mask;
+  strlist problems, lq, lk, heads, d;
+  int64_t b, hkv;
+  int threads, bind, verify;
+  bench_timing_opts timing;
+} bench_opts;
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: attnbench bench [--backend LIST|all] [--problem STR]... [--suite NAME|FILE]\n"
+          "                       [--lq LIST --lk LIST --heads LIST --d LIST --mask M --b N --hkv N]\n"
+          "                       [--threads N] [--bind] [--format table|csv|json|md] [--out FILE]\n"
+          "                       [--warmup N] [--reps N] [--max-reps N] [--min-time SEC] [--no-verify]\n"
+          "Without problems or sweep lists, runs the 'table' suite. --lk defaults to --lq; --hkv to heads.\n"
+          "Timing: warm-up runs, then at least --reps runs and until --min-time seconds (at most --max-reps);\n"
+          "the median is reported with its spread (q3-q1)/median. After timing, %d sampled output rows are\n"
+          "checked against the reference (the verified column).\n",
+          VERIFY_ROWS);
+}
+
+/* Builds problem strings for the cross product of the sweep lists. */
+static int expand_sweep(const bench_opts *o, strlist *out, char *err, size_t n) {
+  const strlist *lk = o->lk.n ? &o->lk : &o->lq;
+  if (!o->lq.n || !o->heads.n || !o->d.n) {
+    snprintf(err, n, "a sweep needs --lq, --heads and --d (or give --problem)");
+    return -1;
+  }
+  for (size_t a = 0; a < o->heads.n; a++)
+    for (size_t c = 0; c < o->d.n; c++)
+      for (size_t i = 0; i < o->lq.n; i++)
+        for (size_t j = 0; j < lk->n; j++) {
+          if (!o->lk.n && j != i) continue; /* lk follows lq when not given */
+          char s[ATTN_PROBLEM_STRLEN], hkv[48] = "";
+          if (o->hkv) snprintf(hkv, sizeof hkv, ",hkv=%lld", (long long)o->hkv);
+          snprintf(s, sizeof s, "b=%lld,h=%s%s,lq=%s,lk=%s,d=%s,mask=%s", (long long)o->b, o->heads.items[a], hkv,
+                   o->lq.items[i], lk->items[j], o->d.items[c], o->mask);
+          if (strlist_push(out, s)) return -1;
+        }
+  return 0;
+}
+
+/* Verifies a deterministic sample of rows (first, last, evenly spread). */
+static void verify_sample(const attn_backend *be, const bench_inputs *in, bench_row *w) {
+  const attn_problem *p = &in->p;
+  const int64_t all = p->b * p->h * p->lq, n = all < VERIFY_ROWS ? all : VERIFY_ROWS;
+  int64_t rows[VERIFY_ROWS];
+  for (int64_t r = 0; r < n; r++) rows[r] = n > 1 ? r * (all - 1) / (n - 1) : 0;
+  attn_oracle orc;
+  attn_tensors t = bench_tensors(in);
+  if (attn_oracle_compute_rows(p, &t, rows, n, &orc) != ATTN_OK) {
+    snprintf(w->verified, sizeof w->verified, "no-memory");
+    return;
+  }
+  attn_compare c;
+  attn_oracle_check(&orc, &be->accuracy, in->o, &c);
+  snprintf(w->verified, sizeof w->verified, "%s", c.verdict == ATTN_FAILED ? "FAILED" : "ok");
+  attn_oracle_free(&orc);
+}
+
+/* Plans, times and verifies one backend on one problem. Returns 0, or 1 if
+ * the backend failed (not declined). */
+static int bench_case(const attn_backend *be, const bench_opts *o, bench_inputs *in, const char *pstr,
+                      bench_report *rep) {
+  bench_row *w = report_add(rep);
+  if (!w) return 1;
+  snprintf(w->backend, sizeof w->backend, "%s", be->name);
+  snprintf(w->problem, sizeof w->problem, "%s", pstr);
+  w->threads = o->threads;
+  char why[ERRLEN] = "";
+  attn_status s = be->supports(&in->p, why, sizeof why);
+  if (s != ATTN_OK) {
+    w->declined = 1;
+    snprintf(w->why, sizeof w->why, "%s", why[0] ? why : attn_status_name(s));
+    return 0;
+  }
+  attn_config cfg = {.threads = o->threads};
+  void *plan = NULL;
+  double t0 = bench_now();
+  s = be->plan(&in->p, &cfg, &plan, why, sizeof why);
+  w->plan_ms = (bench_now() - t0) * 1e3;
+  if (s == ATTN_OK) {
+    attn_tensors t = bench_tensors(in);
+    for (int64_t i = 0; i < attn_o_elems(&in->p); i++) in->o[i] = NAN;
+    s = bench_time_run(be, plan, &t, &o->timing, &w->st);
+    if (s == ATTN_OK && be->plan_note) snprintf(w->note, sizeof w->note, "%s", be->plan_note(plan));
+    if (s != ATTN_OK) snprintf(why, sizeof why, "run: %s", attn_status_name(s));
+  }
+  if (plan) be->destroy(plan);
+  if (s != ATTN_OK) {
+    w->declined = s == ATTN_UNSUPPORTED;
+    snprintf(w->why, sizeof w->why, "%s", why[0] ? why : attn_status_name(s));
+    return !w->declined;
+  }
+  w->flops = attn_flops(&in->p, in->lens);
+  w->gflops = w->st.median_ms > 0 ? w->flops / (w->st.median_ms * 1e6) : 0;
+  if (o->verify)
+    verify_sample(be, in, w);
+  else
+    snprintf(w->verified, sizeof w->verified, "off");
+  return strcmp(w->verified, "FAILED") == 0;
+}
+
+static int parse_int_opt(const char *name, const char *v, long lo, long hi, long *out) {
+  char *end;
+  long x = strtol(v, &end, 10);
+  if (!*v || *end || x < lo || x > hi) {
+    bench_error("--%s: '%s' is not an integer in %ld..%ld", name, v, lo, hi);
+    return -1;
+  }
+  *out = x;
+  return 0;
+}
+
+static int write_report_cb(FILE *f, void *ctx) {
+  const void **args = ctx;
+  return report_write(f, args[0], args[1]);
+}
+
+static void opts_free(bench_opts *o) {
+  strlist_free(&o->problems);
+  strlist_free(&o->lq);
+  strlist_free(&o->lk);
+  strlist_free(&o->heads);
+  strlist_free(&o->d);
+}
+
+/* Parses the options; returns -1 after printing an error, 1 for --help. */
+static int parse_opts(int argc, char **argv, bench_opts *o) {
+  static const struct option longopts[] = {
+      {"backend", required_argument, 0, 'B'}, {"problem", required_argument, 0, 'p'},
+      {"suite", required_argument, 0, 's'},   {"lq", required_argument, 0, 'q'},
+      {"lk", required_argument, 0, 'k'},      {"heads", required_argument, 0, 'H'},
+      {"d", required_argument, 0, 'd'},       {"mask", required_argument, 0, 'm'},
+      {"b", required_argument, 0, 'b'},       {"hkv", required_argument, 0, 'K'},
+      {"threads", required_argument, 0, 't'}, {"bind", no_argument, 0, 'P'},
+      {"format", required_argument, 0, 'f'},  {"out", required_argument, 0, 'o'},
+      {"warmup", required_argument, 0, 'w'},  {"reps", required_argument, 0, 'r'},
+      {"max-reps", required_argument, 0, 'R'}, {"min-time", required_argument, 0, 'T'},
+      {"no-verify", no_argument, 0, 'V'},     {"help", no_argument, 0, 'h'},
+      {0, 0, 0, 0}};
+  int c;
+  long x = 0;
+  while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+    int bad = 0;
+    switch (c) {
+    case 'B': o->backends = optarg; break;
+    case 'p': bad = strlist_push(&o->problems, optarg); break;
+    case 's': o->suite = optarg; break;
+    case 'q': bad = strlist_push_csv(&o->lq, optarg); break;
+    case 'k': bad = strlist_push_csv(&o->lk, optarg); break;
+    case 'H': bad = strlist_push_csv(&o->heads, optarg); break;
+    case 'd': bad = strlist_push_csv(&o->d, optarg); break;
+    case 'm': o->mask = optarg; break;
+    case 'b': bad = parse_int_opt("b", optarg, 1, 1L << 30, &x), o->b = x; break;
+    case 'K': bad = parse_int_opt("hkv", optarg, 1, 1L << 30, &x), o->hkv = x; break;
+    case 't': bad = parse_int_opt("threads", optarg, 1, 4096, &x), o->threads = (int)x; break;
+    case 'P': o->bind = 1; break;
+    case 'f': o->format = optarg; break;
+    case 'o': o->out = optarg; break;
+    case 'w': bad = parse_int_opt("warmup", optarg, 0, 1000000, &x), o->timing.warmup = (int)x; break;
+    case 'r': bad = parse_int_opt("reps", optarg, 1, 1000000, &x), o->timing.min_reps = (int)x; break;
+    case 'R': bad = parse_int_opt("max-reps", optarg, 1, 1000000, &x), o->timing.max_reps = (int)x; break;
+    case 'T': {
+      char *end;
+      o->timing.min_time = strtod(optarg, &end);
+      if (!*optarg || *end || !(o->timing.min_time >= 0 && o->timing.min_time < 1e6)) {
+        bench_error("--min-time: '%s' is not a number of seconds", optarg);
+        bad = 1;
+      }
+      break;
+    }
+    case 'V': o->verify = 0; break;
+    case 'h': usage(stdout); return 1;
+    default: usage(stderr); return -1;
+    }
+    if (bad) return -1;
+  }
+  if (optind < argc) {
+    bench_error("bench: unexpected argument '%s'", argv[optind]);
+    return -1;
+  }
+  if (!report_format_known(o->format)) {
+    bench_error("--format: '%s' is not table, csv, json or md", o->format);
+    return -1;
+  }
+  if (o->timing.max_reps < o->timing.min_reps) o->timing.max_reps = o->timing.min_reps;
+  return 0;
+}
+
+/* Collects the problem strings to run, all parsed up front so that a typo
+ * fails before any work is done. */
+static int collect_problems(bench_opts *o, strlist *out) {
+  char err[ERRLEN];
+  const int sweep = o->lq.n || o->lk.n || o->heads.n || o->d.n;
+  for (size_t i = 0; i < o->problems.n; i++) strlist_push(out, o->problems.items[i]);
+  if (sweep && expand_sweep(o, out, err, sizeof err)) {
+    bench_error("%s", err);
+    return -1;
+  }
+  if (o->suite || out->n == 0) {
+    if (bench_load_suite(o->suite ? o->suite : "table", out, err, sizeof err)) {
+      bench_error("%s", err);
+      return -1;
+    }
+  }
+  for (size_t i = 0; i < out->n; i++) {
+    attn_problem p;
+    if (attn_problem_parse(out->items[i], &p, err, sizeof err) != ATTN_OK) {
+      bench_error("%s", err);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+int cmd_bench(int argc, char **argv) {
+  bench_opts o = {.backends = "all", .format = "table", .mask = "none", .b = 1, .threads = bench_default_threads(),
+                  .verify = 1, .timing = {.warmup = 2, .min_reps = 5, .max_reps = 200, .min_time = 0.5}};
+  strlist problems = {0};
+  char err[ERRLEN];
+  int rc = parse_opts(argc, argv, &o);
+  if (rc == 0) rc = collect_problems(&o, &problems);
+  const attn_backend *bes[MAX_BACKENDS];
+  int nbe = 0;
+  if (rc == 0 && (nbe = bench_select_backends(o.backends, bes, MAX_BACKENDS, err, sizeof err)) < 0) {
+    bench_error("%s", err);
+    rc = -1;
+  }
+  if (rc == 0 && o.bind && bench_bind_threads(o.threads, err, sizeof err)) {
+    bench_error("%s", err);
+    rc = -1;
+  }
+  if (rc) {
+    opts_free(&o);
+    strlist_free(&problems);
+    return rc > 0 ? 0 : 2;
+  }
+  bench_report rep = {.threads = o.threads, .bind = o.bind ? "cores" : "none", .backends = bes, .nbackends = nbe};
+  bench_machine_read(&rep.machine);
+  time_t now = time(NULL);
+  strftime(rep.date, sizeof rep.date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+  int failed = 0;
+  for (size_t i = 0; i < problems.n && rc == 0; i++) {
+    attn_problem p;
+    char pstr[ATTN_PROBLEM_STRLEN];
+    attn_problem_parse(problems.items[i], &p, err, sizeof err);
+    attn_problem_format(&p, pstr, sizeof pstr);
+    bench_inputs in;
+    if (bench_memory_check(&p, 0, err, sizeof err) || bench_inputs_alloc(&p, 1, &in, err, sizeof err)) {
+      bench_error("%s", err);
+      rc = 2;
+      break;
+    }
+    for (int k = 0; k < nbe; k++) failed += bench_case(bes[k], &o, &in, pstr, &rep);
+    bench_inputs_free(&in);
+  }
+  if (rc == 0) {
+    if (o.out) {
+      const void *args[] = {&rep, o.format};
+      if (bench_write_atomic(o.out, write_report_cb, (void *)args, err, sizeof err)) {
+        bench_error("%s", err);
+        rc = 2;
+      }
+    } else {
+      report_write(stdout, &rep, o.format);
+    }
+  }
+  report_free(&rep);
+  opts_free(&o);
+  strlist_free(&problems);
+  return rc ? rc : (failed ? 1 : 0);
+}

@@ -28,6 +28,7 @@ void bench_machine_read(bench_machine *m) {
   hwloc_obj_t pkg = hwloc_get_obj_by_type(topo, HWLOC_OBJ_PACKAGE, 0);
   const char *model = pkg ? hwloc_obj_get_info_by_name(pkg, "CPUModel") : NULL;
   snprintf(m->cpu_model, sizeof m->cpu_model, "%s", model ? model : "unknown");
+  for (size_t n = strlen(m->cpu_model); n > 0 && m->cpu_model[n - 1] == ' '; n--) m->cpu_model[n - 1] = 0;
   hwloc_topology_destroy(topo);
 }
 

@@ -1,1 +1,183 @@
-/* placeholder */
+/* Result formats. The JSON speaks Google Benchmark's dialect (a context block
+ * and a benchmarks array with real_time/time_unit) so its tools read it. */
+#include "report.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FLOPS_NOTE "GFLOP/s = 2*(d+dv) * visible query-key pairs / median time"
+
+bench_row *report_add(bench_report *r) {
+  if (r->n == r->cap) {
+    size_t cap = r->cap ? 2 * r->cap : 16;
+    bench_row *rows = realloc(r->rows, cap * sizeof *rows);
+    if (!rows) return NULL;
+    r->rows = rows;
+    r->cap = cap;
+  }
+  bench_row *row = &r->rows[r->n++];
+  memset(row, 0, sizeof *row);
+  return row;
+}
+
+void report_free(bench_report *r) {
+  free(r->rows);
+  r->rows = NULL;
+  r->n = r->cap = 0;
+}
+
+int report_format_known(const char *f) {
+  return !strcmp(f, "table") || !strcmp(f, "csv") || !strcmp(f, "json") || !strcmp(f, "md");
+}
+
+static void emit_json(void *ctx, const char *key, const char *value) {
+  json_object_set_new((json_t *)ctx, key, json_string(value));
+}
+
+static json_t *context_json(const bench_report *r) {
+  const bench_machine *m = &r->machine;
+  json_t *c = json_object(), *caches = json_array(), *bes = json_object();
+  json_object_set_new(c, "date", json_string(r->date));
+  json_object_set_new(c, "host_name", json_string(m->hostname));
+  json_object_set_new(c, "executable", json_string("attnbench"));
+  json_object_set_new(c, "attnbench_version", json_string(ATTNBENCH_VERSION));
+  json_object_set_new(c, "cpu_model", json_string(m->cpu_model));
+  json_object_set_new(c, "num_cpus", json_integer(m->pus));
+  json_object_set_new(c, "num_cores", json_integer(m->cores));
+  json_object_set_new(c, "isa", json_string(m->isa));
+  const struct { int level; long size; } levels[] = {{1, m->l1d}, {2, m->l2}, {3, m->l3}};
+  for (int i = 0; i < 3; i++) {
+    if (!levels[i].size) continue;
+    json_t *cache = json_object();
+    json_object_set_new(cache, "type", json_string(i == 0 ? "Data" : "Unified"));
+    json_object_set_new(cache, "level", json_integer(levels[i].level));
+    json_object_set_new(cache, "size", json_integer(levels[i].size));
+    json_array_append_new(caches, cache);
+  }
+  json_object_set_new(c, "caches", caches);
+  json_object_set_new(c, "threads", json_integer(r->threads));
+  json_object_set_new(c, "thread_binding", json_string(r->bind));
+  json_object_set_new(c, "flops_convention", json_string(FLOPS_NOTE));
+  json_object_set_new(c, "library_build_type", json_string("release"));
+  for (int i = 0; i < r->nbackends; i++) {
+    json_t *info = json_object();
+    json_object_set_new(info, "summary", json_string(r->backends[i]->summary));
+    if (r->backends[i]->describe) r->backends[i]->describe(emit_json, info);
+    json_object_set_new(bes, r->backends[i]->name, info);
+  }
+  json_object_set_new(c, "backends", bes);
+  return c;
+}
+
+static json_t *row_json(const bench_row *w) {
+  json_t *b = json_object();
+  char name[ATTN_PROBLEM_STRLEN + 64];
+  snprintf(name, sizeof name, "%s/%s/threads:%d", w->backend, w->problem, w->threads);
+  json_object_set_new(b, "name", json_string(name));
+  json_object_set_new(b, "run_name", json_string(name));
+  json_object_set_new(b, "backend", json_string(w->backend));
+  json_object_set_new(b, "problem", json_string(w->problem));
+  json_object_set_new(b, "threads", json_integer(w->threads));
+  if (w->declined || w->why[0]) {
+    json_object_set_new(b, "error_occurred", json_true());
+    json_object_set_new(b, "error_message", json_string(w->why));
+    json_object_set_new(b, "declined", json_boolean(w->declined));
+    return b;
+  }
+  json_object_set_new(b, "run_type", json_string("aggregate"));
+  json_object_set_new(b, "aggregate_name", json_string("median"));
+  json_object_set_new(b, "repetitions", json_integer(w->st.reps));
+  json_object_set_new(b, "iterations", json_integer(1));
+  json_object_set_new(b, "real_time", json_real(w->st.median_ms));
+  json_object_set_new(b, "cpu_time", json_real(w->st.median_ms));
+  json_object_set_new(b, "time_unit", json_string("ms"));
+  json_object_set_new(b, "min_ms", json_real(w->st.min_ms));
+  json_object_set_new(b, "max_ms", json_real(w->st.max_ms));
+  json_object_set_new(b, "q1_ms", json_real(w->st.q1_ms));
+  json_object_set_new(b, "q3_ms", json_real(w->st.q3_ms));
+  json_object_set_new(b, "plan_ms", json_real(w->plan_ms));
+  json_object_set_new(b, "flops", json_real(w->flops));
+  json_object_set_new(b, "gflops", json_real(w->gflops));
+  json_object_set_new(b, "note", json_string(w->note));
+  json_object_set_new(b, "verified", json_string(w->verified));
+  return b;
+}
+
+static int write_json(FILE *f, const bench_report *r) {
+  json_t *doc = json_object(), *arr = json_array();
+  json_object_set_new(doc, "context", context_json(r));
+  for (size_t i = 0; i < r->n; i++) json_array_append_new(arr, row_json(&r->rows[i]));
+  json_object_set_new(doc, "benchmarks", arr);
+  int rc = json_dumpf(doc, f, JSON_INDENT(2) | JSON_REAL_PRECISION(9));
+  fputc('\n', f);
+  json_decref(doc);
+  return rc;
+}
+
+/* Interquartile range as a percentage of the median: the spread column. */
+static double spread_pct(const bench_stats *s) {
+  return s->median_ms > 0 ? 100.0 * (s->q3_ms - s->q1_ms) / s->median_ms : 0;
+}
+
+static void write_csv(FILE *f, const bench_report *r) {
+  fprintf(f, "backend,problem,threads,bind,median_ms,min_ms,max_ms,q1_ms,q3_ms,reps,plan_ms,gflops,flops,status,"
+             "verified,note\n");
+  for (size_t i = 0; i < r->n; i++) {
+    const bench_row *w = &r->rows[i];
+    if (w->declined || w->why[0]) {
+      fprintf(f, "%s,\"%s\",%d,%s,,,,,,,,,,%s,,\"%s\"\n", w->backend, w->problem, w->threads, r->bind,
+              w->declined ? "declined" : "failed", w->why);
+      continue;
+    }
+    fprintf(f, "%s,\"%s\",%d,%s,%.6f,%.6f,%.6f,%.6f,%.6f,%d,%.3f,%.3f,%.0f,ok,%s,\"%s\"\n", w->backend, w->problem,
+            w->threads, r->bind, w->st.median_ms, w->st.min_ms, w->st.max_ms, w->st.q1_ms, w->st.q3_ms, w->st.reps,
+            w->plan_ms, w->gflops, w->flops, w->verified, w->note);
+  }
+}
+
+static void write_header(FILE *f, const bench_report *r, const char *prefix) {
+  const bench_machine *m = &r->machine;
+  fprintf(f, "%sattnbench %s, %s, %s\n", prefix, ATTNBENCH_VERSION, r->date, m->hostname);
+  fprintf(f, "%smachine: %s; %d core(s), %d thread(s); L1d %ld KiB, L2 %ld KiB, L3 %ld KiB; %s\n", prefix,
+          m->cpu_model, m->cores, m->pus, m->l1d >> 10, m->l2 >> 10, m->l3 >> 10, m->isa);
+  fprintf(f, "%sthreads: %d, binding: %s; %s; spread = (q3-q1)/median\n", prefix, r->threads, r->bind, FLOPS_NOTE);
+}
+
+static void write_table(FILE *f, const bench_report *r, int md) {
+  const char *sep = md ? " | " : "  ";
+  write_header(f, r, md ? "" : "# ");
+  if (md) fprintf(f, "\n| backend | threads | median ms | spread | reps | plan ms | GFLOP/s | verified | note | problem |\n"
+                     "|---|---:|---:|---:|---:|---:|---:|---|---|---|\n");
+  else
+    fprintf(f, "%-8s%s%3s%s%11s%s%7s%s%4s%s%8s%s%8s%s%-9s%s%-22s%s%s\n", "backend", sep, "thr", sep, "median_ms", sep,
+            "spread", sep, "reps", sep, "plan_ms", sep, "GFLOP/s", sep, "verified", sep, "note", sep, "problem");
+  for (size_t i = 0; i < r->n; i++) {
+    const bench_row *w = &r->rows[i];
+    const char *lead = md ? "| " : "", *tail = md ? " |" : "";
+    if (w->declined || w->why[0]) {
+      char msg[ERRLEN + 16];
+      snprintf(msg, sizeof msg, "%s: %s", w->declined ? "declined" : "failed", w->why);
+      if (md)
+        fprintf(f, "| %s | %d | - | - | - | - | - | - | %s | %s |\n", w->backend, w->threads, msg, w->problem);
+      else
+        fprintf(f, "%-8s%s%3d%s%11s%s%7s%s%4s%s%8s%s%8s%s%-9s%s%-22s%s%s\n", w->backend, sep, w->threads, sep, "-",
+                sep, "-", sep, "-", sep, "-", sep, "-", sep, "-", sep, msg, sep, w->problem);
+      continue;
+    }
+    char spread[16];
+    snprintf(spread, sizeof spread, "%.1f%%", spread_pct(&w->st));
+    fprintf(f, "%s%-8s%s%3d%s%11.3f%s%7s%s%4d%s%8.1f%s%8.1f%s%-9s%s%-22s%s%s%s\n", lead, w->backend, sep,
+            w->threads, sep, w->st.median_ms, sep, spread, sep, w->st.reps, sep, w->plan_ms, sep, w->gflops, sep,
+            w->verified, sep, w->note, sep, w->problem, tail);
+  }
+}
+
+int report_write(FILE *f, const bench_report *r, const char *format) {
+  if (!strcmp(format, "json")) return write_json(f, r);
+  if (!strcmp(format, "csv"))
+    write_csv(f, r);
+  else
+    write_table(f, r, !strcmp(format, "md"));
+  return ferror(f) ? -1 : 0;
+}

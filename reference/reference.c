@@ -28,13 +28,15 @@ void attn_oracle_free(attn_oracle *o) {
   free(o->amax);
   free(o->range);
   free(o->nvis);
+  free(o->rows);
   memset(o, 0, sizeof *o);
 }
 
-static attn_status oracle_alloc(const attn_problem *p, attn_oracle *o) {
+static attn_status oracle_alloc(const attn_problem *p, int64_t nrows, attn_oracle *o) {
   memset(o, 0, sizeof *o);
   o->p = *p;
-  size_t nout = (size_t)attn_o_elems(p), nrow = (size_t)(p->b * p->h * p->lq);
+  o->nrows = nrows;
+  size_t nrow = (size_t)nrows, nout = nrow * (size_t)p->dv;
   o->out = malloc(nout * sizeof(double));
   o->absw = malloc(nout * sizeof(double));
   o->vmax = malloc(nrow * sizeof(double));
@@ -48,15 +50,15 @@ static attn_status oracle_alloc(const attn_problem *p, attn_oracle *o) {
   return ATTN_OK;
 }
 
-/* One query row: out[c] = sum_j a_j v_jc with a = softmax over visible keys. */
-static void oracle_row(const attn_problem *p, const attn_tensors *t, int64_t bi, int64_t hi, int64_t i,
-                       double *s, attn_oracle *o) {
+/* One query row (flat index into [b][h][lq]), held at slot row: out[c] = sum_j a_j v_jc with a = softmax over visible keys. */
+static void oracle_row(const attn_problem *p, const attn_tensors *t, int64_t flat, int64_t row, double *s,
+                       attn_oracle *o) {
+  const int64_t bi = flat / (p->h * p->lq), hi = flat / p->lq % p->h, i = flat % p->lq;
   const int64_t kvh = hi / (p->h / p->hkv), d = p->d, dv = p->dv, lk = p->lk;
   const double scale = attn_scale(p);
   const float *q = t->q + ((bi * p->h + hi) * p->lq + i) * d;
   const float *k = t->k + (bi * p->hkv + kvh) * lk * d;
   const float *v = t->v + (bi * p->hkv + kvh) * lk * dv;
-  const int64_t row = (bi * p->h + hi) * p->lq + i;
   double *out = o->out + row * dv, *absw = o->absw + row * dv;
 
   double smax = -INFINITY, smin = INFINITY, amax = 0, vmax = 0;
@@ -97,20 +99,34 @@ static void oracle_row(const attn_problem *p, const attn_tensors *t, int64_t bi,
   o->vmax[row] = vmax;
 }
 
-attn_status attn_oracle_compute(const attn_problem *p, const attn_tensors *t, attn_oracle *o) {
+attn_status attn_oracle_compute_rows(const attn_problem *p, const attn_tensors *t, const int64_t *rows,
+                                     int64_t nrows, attn_oracle *o) {
   char err[256];
   if (attn_problem_validate(p, err, sizeof err) != ATTN_OK) return ATTN_EINVAL;
   if (p->mask == ATTN_MASK_PAD && !t->lens) return ATTN_EINVAL;
-  attn_status st = oracle_alloc(p, o);
+  const int64_t all = p->b * p->h * p->lq;
+  if (rows) {
+    if (nrows < 0) return ATTN_EINVAL;
+    for (int64_t r = 0; r < nrows; r++)
+      if (rows[r] < 0 || rows[r] >= all) return ATTN_EINVAL;
+  } else {
+    nrows = all;
+  }
+  attn_status st = oracle_alloc(p, nrows, o);
   if (st != ATTN_OK) return st;
   double *s = malloc((size_t)p->lk * sizeof(double));
-  if (!s) {
+  if (rows && nrows) o->rows = malloc((size_t)nrows * sizeof(int64_t));
+  if (!s || (rows && nrows && !o->rows)) {
+    free(s);
     attn_oracle_free(o);
     return ATTN_ENOMEM;
   }
-  for (int64_t bi = 0; bi < p->b; bi++)
-    for (int64_t hi = 0; hi < p->h; hi++)
-      for (int64_t i = 0; i < p->lq; i++) oracle_row(p, t, bi, hi, i, s, o);
+  if (rows && nrows) memcpy(o->rows, rows, (size_t)nrows * sizeof(int64_t));
+  for (int64_t r = 0; r < nrows; r++) oracle_row(p, t, rows ? rows[r] : r, r, s, o);
   free(s);
   return ATTN_OK;
+}
+
+attn_status attn_oracle_compute(const attn_problem *p, const attn_tensors *t, attn_oracle *o) {
+  return attn_oracle_compute_rows(p, t, NULL, 0, o);
 }

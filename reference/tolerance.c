@@ -15,6 +15,7 @@ static double gamma_n(double n) {
 }
 
 double attn_tolerance(const attn_oracle *o, const attn_accuracy *acc, int64_t row, int64_t elem) {
+  /* row: the held row's slot in the oracle */
   const attn_problem *p = &o->p;
   const double u = unit_roundoff, n = (double)o->nvis[row];
   if (n == 0) return 0; /* a row with no visible key must be exactly zero */
@@ -48,7 +49,7 @@ static double ratio_of(double err, double bound) {
 
 void attn_oracle_check(const attn_oracle *o, const attn_accuracy *acc, const float *out, attn_compare *res) {
   const attn_problem *p = &o->p;
-  const int64_t rows = p->b * p->h * p->lq, dv = p->dv;
+  const int64_t dv = p->dv;
   /* Rows without visible keys are verified to be exactly zero; the trust
    * question is about the others. */
   int64_t zeros = 0, judged = 0;
@@ -57,10 +58,11 @@ void attn_oracle_check(const attn_oracle *o, const attn_accuracy *acc, const flo
   res->worst = 0;
   res->worst_out = res->worst_ref = res->worst_bound = 0;
   res->nonfinite = 0;
-  for (int64_t r = 0; r < rows; r++) {
+  for (int64_t r = 0; r < o->nrows; r++) {
+    const int64_t flat = o->rows ? o->rows[r] : r;
     for (int64_t c = 0; c < dv; c++) {
-      const int64_t at = r * dv + c;
-      const double ref = o->out[at], got = out[at];
+      const int64_t at = flat * dv + c;
+      const double ref = o->out[r * dv + c], got = out[at];
       const double bound = attn_tolerance(o, acc, r, c);
       double err = fabs(got - ref), ratio;
       if (!isfinite(got)) {

@@ -12,17 +12,23 @@ extern "C" {
  * quantities the tolerance model (tolerance.c, README.md) is built from. */
 typedef struct attn_oracle {
   attn_problem p;
-  double *out;   /* [b][h][lq][dv]: sum_j a_j v_j */
-  double *absw;  /* [b][h][lq][dv]: sum_j a_j |v_j|, the scale of each output's error */
-  double *vmax;  /* [b][h][lq]: max |v_jc| over visible keys j and all c */
-  double *amax;  /* [b][h][lq]: max_j scale * sum_k |q_k k_jk| over visible keys */
-  double *range; /* [b][h][lq]: max_j s_j - min_j s_j over visible keys */
-  int64_t *nvis; /* [b][h][lq]: visible keys */
+  int64_t nrows; /* rows held: all b*h*lq, or a sample */
+  int64_t *rows; /* flat query-row index of each held row; NULL: all rows in order */
+  double *out;   /* [nrows][dv]: sum_j a_j v_j */
+  double *absw;  /* [nrows][dv]: sum_j a_j |v_j|, the scale of each output's error */
+  double *vmax;  /* [nrows]: max |v_jc| over visible keys j and all c */
+  double *amax;  /* [nrows]: max_j scale * sum_k |q_k k_jk| over visible keys */
+  double *range; /* [nrows]: max_j s_j - min_j s_j over visible keys */
+  int64_t *nvis; /* [nrows]: visible keys */
 } attn_oracle;
 
 /* Computes every problem the descriptor can describe, in double with a
  * max-subtracted softmax. Returns ATTN_ENOMEM if its buffers cannot be had. */
 attn_status attn_oracle_compute(const attn_problem *p, const attn_tensors *t, attn_oracle *o);
+/* The same for a sample of query rows (flat indices into [b][h][lq]), so that
+ * large benchmarked problems can be verified after timing in little time. */
+attn_status attn_oracle_compute_rows(const attn_problem *p, const attn_tensors *t, const int64_t *rows,
+                                     int64_t nrows, attn_oracle *o);
 void attn_oracle_free(attn_oracle *o);
 
 /* Fills q, k, v (and lens for mask=pad) as p->fill and p->seed say. */
@@ -46,10 +52,11 @@ typedef struct attn_compare {
   int64_t nonfinite; /* outputs that are NaN or Inf */
 } attn_compare;
 
-/* The error bound of one output element for a backend of accuracy acc. */
-double attn_tolerance(const attn_oracle *o, const attn_accuracy *acc, int64_t row, int64_t elem);
+/* The error bound of element elem of held row slot for a backend of accuracy acc. */
+double attn_tolerance(const attn_oracle *o, const attn_accuracy *acc, int64_t slot, int64_t elem);
 
-/* Compares a backend's fp32 output with the oracle, element by element. */
+/* Compares a backend's fp32 output (the whole [b][h][lq][dv] tensor) with the
+ * oracle on the rows it holds, element by element. */
 void attn_oracle_check(const attn_oracle *o, const attn_accuracy *acc, const float *out, attn_compare *res);
 
 #ifdef __cplusplus

@@ -1,0 +1,40 @@
+/* Benchmark results and their formats: table, csv, json, md. */
+#ifndef ATTNBENCH_REPORT_H
+#define ATTNBENCH_REPORT_H
+
+#include <stdio.h>
+
+#include "harness.h"
+
+typedef struct bench_row {
+  char backend[32];
+  char problem[ATTN_PROBLEM_STRLEN];
+  int threads;
+  int declined;      /* the backend declined: why holds its reason */
+  char why[ERRLEN];  /* decline reason or failure */
+  char note[256];    /* the path the plan chose */
+  char verified[64]; /* result of the sampled check after timing */
+  double plan_ms;
+  bench_stats st;
+  double flops;  /* per run, visible pairs only */
+  double gflops; /* flops / median */
+} bench_row;
+
+typedef struct bench_report {
+  bench_machine machine;
+  int threads;
+  const char *bind; /* "cores" or "none" */
+  char date[40];
+  const attn_backend **backends;
+  int nbackends;
+  bench_row *rows;
+  size_t n, cap;
+} bench_report;
+
+bench_row *report_add(bench_report *r);
+void report_free(bench_report *r);
+/* Returns 0 on success; format is table, csv, json or md. */
+int report_write(FILE *f, const bench_report *r, const char *format);
+int report_format_known(const char *format);
+
+#endif
