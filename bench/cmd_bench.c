@@ -11,7 +11,7 @@
 #include "report.h"
 
 #define MAX_BACKENDS 32
-#define VERIFY_ROWS 48
+#define VERIFY_ROWS  48
 
 typedef struct bench_opts {
   const char *backends, *format, *out, *suite, *mask;
@@ -22,16 +22,17 @@ typedef struct bench_opts {
 } bench_opts;
 
 static void usage(FILE *f) {
-  fprintf(f,
-          "usage: attnbench bench [--backend LIST|all] [--problem STR]... [--suite NAME|FILE]\n"
-          "                       [--lq LIST --lk LIST --heads LIST --d LIST --mask M --b N --hkv N]\n"
-          "                       [--threads N] [--bind] [--format table|csv|json|md] [--out FILE]\n"
-          "                       [--warmup N] [--reps N] [--max-reps N] [--min-time SEC] [--no-verify]\n"
-          "Without problems or sweep lists, runs the 'table' suite. --lk defaults to --lq; --hkv to heads.\n"
-          "Timing: warm-up runs, then at least --reps runs and until --min-time seconds (at most --max-reps);\n"
-          "the median is reported with its spread (q3-q1)/median. After timing, %d sampled output rows are\n"
-          "checked against the reference (the verified column).\n",
-          VERIFY_ROWS);
+  fprintf(
+      f,
+      "usage: attnbench bench [--backend LIST|all] [--problem STR]... [--suite NAME|FILE]\n"
+      "                       [--lq LIST --lk LIST --heads LIST --d LIST --mask M --b N --hkv N]\n"
+      "                       [--threads N] [--bind] [--format table|csv|json|md] [--out FILE]\n"
+      "                       [--warmup N] [--reps N] [--max-reps N] [--min-time SEC] [--no-verify]\n"
+      "Without problems or sweep lists, runs the 'table' suite. --lk defaults to --lq; --hkv to heads.\n"
+      "Timing: warm-up runs, then at least --reps runs and until --min-time seconds (at most --max-reps);\n"
+      "the median is reported with its spread (q3-q1)/median. After timing, %d sampled output rows are\n"
+      "checked against the reference (the verified column).\n",
+      VERIFY_ROWS);
 }
 
 /* Builds problem strings for the cross product of the sweep lists. */
@@ -48,8 +49,8 @@ static int expand_sweep(const bench_opts *o, strlist *out, char *err, size_t n) 
           if (!o->lk.n && j != i) continue; /* lk follows lq when not given */
           char s[ATTN_PROBLEM_STRLEN], hkv[48] = "";
           if (o->hkv) snprintf(hkv, sizeof hkv, ",hkv=%lld", (long long)o->hkv);
-          snprintf(s, sizeof s, "b=%lld,h=%s%s,lq=%s,lk=%s,d=%s,mask=%s", (long long)o->b, o->heads.items[a], hkv,
-                   o->lq.items[i], lk->items[j], o->d.items[c], o->mask);
+          snprintf(s, sizeof s, "b=%lld,h=%s%s,lq=%s,lk=%s,d=%s,mask=%s", (long long)o->b, o->heads.items[a],
+                   hkv, o->lq.items[i], lk->items[j], o->d.items[c], o->mask);
           if (strlist_push(out, s)) return -1;
         }
   return 0;
@@ -142,18 +143,27 @@ static void opts_free(bench_opts *o) {
 
 /* Parses the options; returns -1 after printing an error, 1 for --help. */
 static int parse_opts(int argc, char **argv, bench_opts *o) {
-  static const struct option longopts[] = {
-      {"backend", required_argument, 0, 'B'}, {"problem", required_argument, 0, 'p'},
-      {"suite", required_argument, 0, 's'},   {"lq", required_argument, 0, 'q'},
-      {"lk", required_argument, 0, 'k'},      {"heads", required_argument, 0, 'H'},
-      {"d", required_argument, 0, 'd'},       {"mask", required_argument, 0, 'm'},
-      {"b", required_argument, 0, 'b'},       {"hkv", required_argument, 0, 'K'},
-      {"threads", required_argument, 0, 't'}, {"bind", no_argument, 0, 'P'},
-      {"format", required_argument, 0, 'f'},  {"out", required_argument, 0, 'o'},
-      {"warmup", required_argument, 0, 'w'},  {"reps", required_argument, 0, 'r'},
-      {"max-reps", required_argument, 0, 'R'}, {"min-time", required_argument, 0, 'T'},
-      {"no-verify", no_argument, 0, 'V'},     {"help", no_argument, 0, 'h'},
-      {0, 0, 0, 0}};
+  static const struct option longopts[] = {{"backend", required_argument, 0, 'B'},
+                                           {"problem", required_argument, 0, 'p'},
+                                           {"suite", required_argument, 0, 's'},
+                                           {"lq", required_argument, 0, 'q'},
+                                           {"lk", required_argument, 0, 'k'},
+                                           {"heads", required_argument, 0, 'H'},
+                                           {"d", required_argument, 0, 'd'},
+                                           {"mask", required_argument, 0, 'm'},
+                                           {"b", required_argument, 0, 'b'},
+                                           {"hkv", required_argument, 0, 'K'},
+                                           {"threads", required_argument, 0, 't'},
+                                           {"bind", no_argument, 0, 'P'},
+                                           {"format", required_argument, 0, 'f'},
+                                           {"out", required_argument, 0, 'o'},
+                                           {"warmup", required_argument, 0, 'w'},
+                                           {"reps", required_argument, 0, 'r'},
+                                           {"max-reps", required_argument, 0, 'R'},
+                                           {"min-time", required_argument, 0, 'T'},
+                                           {"no-verify", no_argument, 0, 'V'},
+                                           {"help", no_argument, 0, 'h'},
+                                           {0, 0, 0, 0}};
   int c;
   long x = 0;
   while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -230,8 +240,13 @@ static int collect_problems(bench_opts *o, strlist *out) {
 }
 
 int cmd_bench(int argc, char **argv) {
-  bench_opts o = {.backends = "all", .format = "table", .mask = "none", .b = 1, .threads = bench_default_threads(),
-                  .verify = 1, .timing = {.warmup = 2, .min_reps = 5, .max_reps = 200, .min_time = 0.5}};
+  bench_opts o = {.backends = "all",
+                  .format = "table",
+                  .mask = "none",
+                  .b = 1,
+                  .threads = bench_default_threads(),
+                  .verify = 1,
+                  .timing = {.warmup = 2, .min_reps = 5, .max_reps = 200, .min_time = 0.5}};
   strlist problems = {0};
   char err[ERRLEN];
   int rc = parse_opts(argc, argv, &o);
@@ -251,7 +266,8 @@ int cmd_bench(int argc, char **argv) {
     strlist_free(&problems);
     return rc > 0 ? 0 : 2;
   }
-  bench_report rep = {.threads = o.threads, .bind = o.bind ? "cores" : "none", .backends = bes, .nbackends = nbe};
+  bench_report rep = {
+      .threads = o.threads, .bind = o.bind ? "cores" : "none", .backends = bes, .nbackends = nbe};
   bench_machine_read(&rep.machine);
   time_t now = time(NULL);
   strftime(rep.date, sizeof rep.date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));

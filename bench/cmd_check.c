@@ -22,10 +22,11 @@ typedef struct check_tally {
 } check_tally;
 
 static void usage(FILE *f) {
-  fprintf(f, "usage: attnbench check [--backend NAME[,NAME...]|all] [--problem STR]... [--suite NAME|FILE]\n"
-             "                       [--threads N] [--verbose]\n"
-             "Checks each backend on each problem against the double-precision reference.\n"
-             "Suites: %s (default quick). Exit status: 0 all passed, 1 a case failed, 2 bad input.\n",
+  fprintf(f,
+          "usage: attnbench check [--backend NAME[,NAME...]|all] [--problem STR]... [--suite NAME|FILE]\n"
+          "                       [--threads N] [--verbose]\n"
+          "Checks each backend on each problem against the double-precision reference.\n"
+          "Suites: %s (default quick). Exit status: 0 all passed, 1 a case failed, 2 bad input.\n",
           bench_suite_names());
 }
 
@@ -53,17 +54,18 @@ int bench_load_suite(const char *name, strlist *out, char *err, size_t n) {
   return rc;
 }
 
-static void print_case(const attn_backend *be, const char *verdict, const attn_compare *c, const char *problem,
-                       const char *extra) {
+static void print_case(const attn_backend *be, const char *verdict, const attn_compare *c,
+                       const char *problem, const char *extra) {
   if (c)
-    printf("%-8s %-10s %10.3g %9.3g  %s%s\n", be->name, verdict, c->max_abs_err, c->max_ratio, problem, extra);
+    printf("%-8s %-10s %10.3g %9.3g  %s%s\n", be->name, verdict, c->max_abs_err, c->max_ratio, problem,
+           extra);
   else
     printf("%-8s %-10s %10s %9s  %s%s\n", be->name, verdict, "-", "-", problem, extra);
 }
 
 /* Runs one backend on one problem whose inputs and oracle are ready. */
-static void check_backend(const attn_backend *be, const check_opts *o, bench_inputs *in, const attn_oracle *orc,
-                          const char *pstr, check_tally *tally) {
+static void check_backend(const attn_backend *be, const check_opts *o, bench_inputs *in,
+                          const attn_oracle *orc, const char *pstr, check_tally *tally) {
   char why[ERRLEN] = "", extra[ERRLEN + 64];
   attn_config cfg = {.threads = o->threads};
   attn_status s = be->supports(&in->p, why, sizeof why);
@@ -139,7 +141,6 @@ static int check_problem(const char *str, const attn_backend **bes, int nbe, con
   bench_inputs_free(&in);
   return 0;
 }
-
 
 int cmd_check(int argc, char **argv) {
   check_opts o = {.backends = "all", .threads = bench_default_threads()};

@@ -22,8 +22,10 @@ int cmd_info(int argc, char **argv) {
   printf("machine\n");
   printf("    %-18s %s\n", "host", m.hostname);
   printf("    %-18s %s\n", "cpu", m.cpu_model);
-  printf("    %-18s %d package(s), %d core(s), %d hardware thread(s)\n", "topology", m.packages, m.cores, m.pus);
-  printf("    %-18s L1d %ld KiB, L2 %ld KiB, L3 %ld KiB\n", "caches (hwloc)", m.l1d >> 10, m.l2 >> 10, m.l3 >> 10);
+  printf("    %-18s %d package(s), %d core(s), %d hardware thread(s)\n", "topology", m.packages, m.cores,
+         m.pus);
+  printf("    %-18s L1d %ld KiB, L2 %ld KiB, L3 %ld KiB\n", "caches (hwloc)", m.l1d >> 10, m.l2 >> 10,
+         m.l3 >> 10);
   printf("    %-18s %s\n", "isa", m.isa);
   printf("    %-18s %.1f GiB\n", "memory available", bench_mem_available() / (1 << 30));
   printf("    %-18s %d (OpenMP, _OPENMP %d)\n", "default threads", bench_default_threads(), _OPENMP);

@@ -4,7 +4,6 @@
 
 #include "harness.h"
 
-
 /* Distinct decline reasons of a backend over the full suite. */
 static void print_declines(const attn_backend *be, const strlist *problems) {
   char seen[8][ERRLEN];
@@ -23,8 +22,8 @@ static void print_declines(const attn_backend *be, const strlist *problems) {
     printf("           supports: every problem of the full suite\n");
     return;
   }
-  printf("           supports: %zu of %zu full-suite problems; declines %d:\n", problems->n - (size_t)declined,
-         problems->n, declined);
+  printf("           supports: %zu of %zu full-suite problems; declines %d:\n",
+         problems->n - (size_t)declined, problems->n, declined);
   for (int k = 0; k < nseen; k++) printf("             - %s\n", seen[k]);
 }
 

@@ -1,2 +1,192 @@
+/* attnbench run: one forward pass on inputs from .npy files, so that outside
+ * tools (NumPy, PyTorch) can check our numbers. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "harness.h"
-int cmd_run(int argc, char **argv) { (void)argc; (void)argv; bench_error("run: being written"); return 2; }
+#include "npy.h"
+
+typedef struct run_opts {
+  const char *backend, *problem, *q, *k, *v, *lens, *out;
+  int threads;
+} run_opts;
+
+static void usage(FILE *f) {
+  fprintf(
+      f, "usage: attnbench run --backend NAME --problem STR --q Q.npy --k K.npy --v V.npy [--lens LENS.npy]\n"
+         "                     --out O.npy [--threads N]\n"
+         "Float32 C-order arrays: Q [b,h,lq,d], K [b,hkv,lk,d], V [b,hkv,lk,dv]; writes O [b,h,lq,dv].\n"
+         "LENS (mask=pad): int32 or int64 [b], each in 0..lk; without it the problem's lens= applies.\n");
+}
+
+/* Reads a float32 tensor and checks its shape against the problem's. */
+static int read_tensor(const char *flag, const char *path, const int64_t *want, int ndim, npy_array *a) {
+  char err[ERRLEN], got_s[256], want_s[256];
+  if (npy_read(path, a, err, sizeof err)) {
+    bench_error("--%s: %s", flag, err);
+    return -1;
+  }
+  if (strcmp(a->descr, "<f4")) {
+    bench_error("--%s %s: dtype '%s' is not float32 ('<f4')", flag, path, a->descr);
+    npy_free(a);
+    return -1;
+  }
+  int same = a->ndim == ndim;
+  for (int i = 0; same && i < ndim; i++) same = a->shape[i] == want[i];
+  if (!same) {
+    npy_shape_str(a->shape, a->ndim, got_s, sizeof got_s);
+    npy_shape_str(want, ndim, want_s, sizeof want_s);
+    bench_error("--%s %s: shape %s does not match the problem's %s", flag, path, got_s, want_s);
+    npy_free(a);
+    return -1;
+  }
+  return 0;
+}
+
+/* Reads int32 or int64 lengths [b], each within 0..lk. */
+static int read_lens(const char *path, const attn_problem *p, int32_t *lens) {
+  char err[ERRLEN], shape[256];
+  npy_array a;
+  if (npy_read(path, &a, err, sizeof err)) {
+    bench_error("--lens: %s", err);
+    return -1;
+  }
+  const int i32 = !strcmp(a.descr, "<i4"), i64 = !strcmp(a.descr, "<i8");
+  if ((!i32 && !i64) || a.ndim != 1 || a.shape[0] != p->b) {
+    npy_shape_str(a.shape, a.ndim, shape, sizeof shape);
+    bench_error("--lens %s: want int32 or int64 of shape (%lld,), got '%s' %s", path, (long long)p->b,
+                a.descr, shape);
+    npy_free(&a);
+    return -1;
+  }
+  for (int64_t i = 0; i < p->b; i++) {
+    int64_t x = i32 ? ((int32_t *)a.data)[i] : ((int64_t *)a.data)[i];
+    if (x < 0 || x > p->lk) {
+      bench_error("--lens %s: length %lld at batch %lld is outside 0..lk=%lld", path, (long long)x,
+                  (long long)i, (long long)p->lk);
+      npy_free(&a);
+      return -1;
+    }
+    lens[i] = (int32_t)x;
+  }
+  npy_free(&a);
+  return 0;
+}
+
+static int parse_run_opts(int argc, char **argv, run_opts *o) {
+  static const struct option longopts[] = {
+      {"backend", required_argument, 0, 'b'}, {"problem", required_argument, 0, 'p'},
+      {"q", required_argument, 0, 'q'},       {"k", required_argument, 0, 'k'},
+      {"v", required_argument, 0, 'v'},       {"lens", required_argument, 0, 'l'},
+      {"out", required_argument, 0, 'o'},     {"threads", required_argument, 0, 't'},
+      {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+  int c;
+  while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+    switch (c) {
+    case 'b': o->backend = optarg; break;
+    case 'p': o->problem = optarg; break;
+    case 'q': o->q = optarg; break;
+    case 'k': o->k = optarg; break;
+    case 'v': o->v = optarg; break;
+    case 'l': o->lens = optarg; break;
+    case 'o': o->out = optarg; break;
+    case 't':
+      if ((o->threads = atoi(optarg)) < 1 || o->threads > 4096) {
+        bench_error("--threads: '%s' is not a thread count (1..4096)", optarg);
+        return -1;
+      }
+      break;
+    case 'h': usage(stdout); return 1;
+    default: usage(stderr); return -1;
+    }
+  }
+  if (optind < argc) {
+    bench_error("run: unexpected argument '%s'", argv[optind]);
+    return -1;
+  }
+  const char *missing = !o->backend   ? "--backend"
+                        : !o->problem ? "--problem"
+                        : !o->q       ? "--q"
+                        : !o->k       ? "--k"
+                        : !o->v       ? "--v"
+                        : !o->out     ? "--out"
+                                      : NULL;
+  if (missing) {
+    bench_error("run: %s is required", missing);
+    return -1;
+  }
+  return 0;
+}
+
+/* Plans and runs the backend once; returns 0 or prints the reason. */
+static int forward_once(const attn_backend *be, const attn_problem *p, int threads, const attn_tensors *t) {
+  char why[ERRLEN] = "";
+  attn_config cfg = {.threads = threads};
+  void *plan = NULL;
+  attn_status s = be->supports(p, why, sizeof why);
+  if (s == ATTN_OK) s = be->plan(p, &cfg, &plan, why, sizeof why);
+  if (s == ATTN_OK) s = be->run(plan, t);
+  if (plan) be->destroy(plan);
+  if (s != ATTN_OK) {
+    bench_error("backend %s: %s%s%s", be->name,
+                s == ATTN_UNSUPPORTED ? "declines the problem" : attn_status_name(s), why[0] ? ": " : "",
+                why);
+    return -1;
+  }
+  return 0;
+}
+
+int cmd_run(int argc, char **argv) {
+  run_opts o = {.threads = bench_default_threads()};
+  int rc = parse_run_opts(argc, argv, &o);
+  if (rc) return rc > 0 ? 0 : 2;
+  char err[ERRLEN];
+  attn_problem p;
+  if (attn_problem_parse(o.problem, &p, err, sizeof err) != ATTN_OK) {
+    bench_error("%s", err);
+    return 2;
+  }
+  const attn_backend *be;
+  if (bench_select_backends(o.backend, &be, 1, err, sizeof err) < 0) {
+    bench_error("%s", err);
+    return 2;
+  }
+  if (p.mask == ATTN_MASK_PAD && !o.lens && !p.nlens) {
+    bench_error("run: mask=pad needs --lens LENS.npy or lens= in the problem string");
+    return 2;
+  }
+  if (bench_memory_check(&p, bench_inputs_bytes(&p), err, sizeof err)) {
+    bench_error("%s", err);
+    return 2;
+  }
+  const int64_t qs[] = {p.b, p.h, p.lq, p.d}, ks[] = {p.b, p.hkv, p.lk, p.d}, vs[] = {p.b, p.hkv, p.lk, p.dv},
+                os[] = {p.b, p.h, p.lq, p.dv};
+  npy_array q = {0}, k = {0}, v = {0};
+  bench_inputs in;
+  rc = 2;
+  if (read_tensor("q", o.q, qs, 4, &q) || read_tensor("k", o.k, ks, 4, &k) ||
+      read_tensor("v", o.v, vs, 4, &v))
+    goto out;
+  if (bench_inputs_alloc(&p, 0, &in, err, sizeof err)) {
+    bench_error("%s", err);
+    goto out;
+  }
+  memcpy(in.q, q.data, (size_t)q.count * sizeof(float));
+  memcpy(in.k, k.data, (size_t)k.count * sizeof(float));
+  memcpy(in.v, v.data, (size_t)v.count * sizeof(float));
+  for (int i = 0; i < p.nlens; i++) in.lens[i] = p.lens[i];
+  attn_tensors t = bench_tensors(&in);
+  if ((!o.lens || read_lens(o.lens, &p, in.lens) == 0) && forward_once(be, &p, o.threads, &t) == 0) {
+    if (npy_write_f32(o.out, in.o, os, 4, err, sizeof err))
+      bench_error("%s", err);
+    else
+      rc = 0;
+  }
+  bench_inputs_free(&in);
+out:
+  npy_free(&q);
+  npy_free(&k);
+  npy_free(&v);
+  return rc;
+}

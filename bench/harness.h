@@ -85,8 +85,7 @@ double bench_mem_available(void);
 /* ---- files ---- */
 /* Writes via a temporary file and rename, so an earlier file is never lost
  * or half-written. write_fn returns 0 on success. */
-int bench_write_atomic(const char *path, int (*write_fn)(FILE *f, void *ctx), void *ctx, char *err,
-                       size_t n);
+int bench_write_atomic(const char *path, int (*write_fn)(FILE *f, void *ctx), void *ctx, char *err, size_t n);
 
 /* Threads when --threads is not given: one per core. */
 int bench_default_threads(void);

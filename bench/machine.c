@@ -41,8 +41,8 @@ int bench_bind_threads(int threads, char *err, size_t n) {
   const int cores = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_CORE);
   int failed = 0;
   if (cores <= 0) failed = 1;
-  /* libgomp keeps a team's threads alive between parallel regions of the same
-   * size, so binding them once pins every later region of the backends. */
+    /* libgomp keeps a team's threads alive between parallel regions of the same
+     * size, so binding them once pins every later region of the backends. */
 #pragma omp parallel num_threads(threads) reduction(+ : failed)
   if (cores > 0) {
     hwloc_obj_t core = hwloc_get_obj_by_type(topo, HWLOC_OBJ_CORE, (unsigned)(omp_get_thread_num() % cores));

@@ -46,7 +46,10 @@ static json_t *context_json(const bench_report *r) {
   json_object_set_new(c, "num_cpus", json_integer(m->pus));
   json_object_set_new(c, "num_cores", json_integer(m->cores));
   json_object_set_new(c, "isa", json_string(m->isa));
-  const struct { int level; long size; } levels[] = {{1, m->l1d}, {2, m->l2}, {3, m->l3}};
+  const struct {
+    int level;
+    long size;
+  } levels[] = {{1, m->l1d}, {2, m->l2}, {3, m->l3}};
   for (int i = 0; i < 3; i++) {
     if (!levels[i].size) continue;
     json_t *cache = json_object();
@@ -121,8 +124,9 @@ static double spread_pct(const bench_stats *s) {
 }
 
 static void write_csv(FILE *f, const bench_report *r) {
-  fprintf(f, "backend,problem,threads,bind,median_ms,min_ms,max_ms,q1_ms,q3_ms,reps,plan_ms,gflops,flops,status,"
-             "verified,note\n");
+  fprintf(f,
+          "backend,problem,threads,bind,median_ms,min_ms,max_ms,q1_ms,q3_ms,reps,plan_ms,gflops,flops,status,"
+          "verified,note\n");
   for (size_t i = 0; i < r->n; i++) {
     const bench_row *w = &r->rows[i];
     if (w->declined || w->why[0]) {
@@ -130,9 +134,9 @@ static void write_csv(FILE *f, const bench_report *r) {
               w->declined ? "declined" : "failed", w->why);
       continue;
     }
-    fprintf(f, "%s,\"%s\",%d,%s,%.6f,%.6f,%.6f,%.6f,%.6f,%d,%.3f,%.3f,%.0f,ok,%s,\"%s\"\n", w->backend, w->problem,
-            w->threads, r->bind, w->st.median_ms, w->st.min_ms, w->st.max_ms, w->st.q1_ms, w->st.q3_ms, w->st.reps,
-            w->plan_ms, w->gflops, w->flops, w->verified, w->note);
+    fprintf(f, "%s,\"%s\",%d,%s,%.6f,%.6f,%.6f,%.6f,%.6f,%d,%.3f,%.3f,%.0f,ok,%s,\"%s\"\n", w->backend,
+            w->problem, w->threads, r->bind, w->st.median_ms, w->st.min_ms, w->st.max_ms, w->st.q1_ms,
+            w->st.q3_ms, w->st.reps, w->plan_ms, w->gflops, w->flops, w->verified, w->note);
   }
 }
 
@@ -141,17 +145,21 @@ static void write_header(FILE *f, const bench_report *r, const char *prefix) {
   fprintf(f, "%sattnbench %s, %s, %s\n", prefix, ATTNBENCH_VERSION, r->date, m->hostname);
   fprintf(f, "%smachine: %s; %d core(s), %d thread(s); L1d %ld KiB, L2 %ld KiB, L3 %ld KiB; %s\n", prefix,
           m->cpu_model, m->cores, m->pus, m->l1d >> 10, m->l2 >> 10, m->l3 >> 10, m->isa);
-  fprintf(f, "%sthreads: %d, binding: %s; %s; spread = (q3-q1)/median\n", prefix, r->threads, r->bind, FLOPS_NOTE);
+  fprintf(f, "%sthreads: %d, binding: %s; %s; spread = (q3-q1)/median\n", prefix, r->threads, r->bind,
+          FLOPS_NOTE);
 }
 
 static void write_table(FILE *f, const bench_report *r, int md) {
   const char *sep = md ? " | " : "  ";
   write_header(f, r, md ? "" : "# ");
-  if (md) fprintf(f, "\n| backend | threads | median ms | spread | reps | plan ms | GFLOP/s | verified | note | problem |\n"
-                     "|---|---:|---:|---:|---:|---:|---:|---|---|---|\n");
+  if (md)
+    fprintf(f, "\n| backend | threads | median ms | spread | reps | plan ms | GFLOP/s | verified | note | "
+               "problem |\n"
+               "|---|---:|---:|---:|---:|---:|---:|---|---|---|\n");
   else
-    fprintf(f, "%-8s%s%3s%s%11s%s%7s%s%4s%s%8s%s%8s%s%-9s%s%-22s%s%s\n", "backend", sep, "thr", sep, "median_ms", sep,
-            "spread", sep, "reps", sep, "plan_ms", sep, "GFLOP/s", sep, "verified", sep, "note", sep, "problem");
+    fprintf(f, "%-8s%s%3s%s%11s%s%7s%s%4s%s%8s%s%8s%s%-9s%s%-22s%s%s\n", "backend", sep, "thr", sep,
+            "median_ms", sep, "spread", sep, "reps", sep, "plan_ms", sep, "GFLOP/s", sep, "verified", sep,
+            "note", sep, "problem");
   for (size_t i = 0; i < r->n; i++) {
     const bench_row *w = &r->rows[i];
     const char *lead = md ? "| " : "", *tail = md ? " |" : "";
@@ -159,17 +167,18 @@ static void write_table(FILE *f, const bench_report *r, int md) {
       char msg[ERRLEN + 16];
       snprintf(msg, sizeof msg, "%s: %s", w->declined ? "declined" : "failed", w->why);
       if (md)
-        fprintf(f, "| %s | %d | - | - | - | - | - | - | %s | %s |\n", w->backend, w->threads, msg, w->problem);
+        fprintf(f, "| %s | %d | - | - | - | - | - | - | %s | %s |\n", w->backend, w->threads, msg,
+                w->problem);
       else
-        fprintf(f, "%-8s%s%3d%s%11s%s%7s%s%4s%s%8s%s%8s%s%-9s%s%-22s%s%s\n", w->backend, sep, w->threads, sep, "-",
-                sep, "-", sep, "-", sep, "-", sep, "-", sep, "-", sep, msg, sep, w->problem);
+        fprintf(f, "%-8s%s%3d%s%11s%s%7s%s%4s%s%8s%s%8s%s%-9s%s%-22s%s%s\n", w->backend, sep, w->threads, sep,
+                "-", sep, "-", sep, "-", sep, "-", sep, "-", sep, "-", sep, msg, sep, w->problem);
       continue;
     }
     char spread[16];
     snprintf(spread, sizeof spread, "%.1f%%", spread_pct(&w->st));
     fprintf(f, "%s%-8s%s%3d%s%11.3f%s%7s%s%4d%s%8.1f%s%8.1f%s%-9s%s%-22s%s%s%s\n", lead, w->backend, sep,
-            w->threads, sep, w->st.median_ms, sep, spread, sep, w->st.reps, sep, w->plan_ms, sep, w->gflops, sep,
-            w->verified, sep, w->note, sep, w->problem, tail);
+            w->threads, sep, w->st.median_ms, sep, spread, sep, w->st.reps, sep, w->plan_ms, sep, w->gflops,
+            sep, w->verified, sep, w->note, sep, w->problem, tail);
   }
 }
 

@@ -3,9 +3,7 @@
 
 #include "harness.h"
 
-extern const struct {
-  const char *name, *text;
-} bench_suites[];
+extern const struct { const char *name, *text; } bench_suites[];
 
 const char *bench_suite_text(const char *name) {
   for (int i = 0; bench_suites[i].name; i++)

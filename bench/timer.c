@@ -24,8 +24,8 @@ static double quantile(const double *xs, int n, double q) {
   return xs[lo] + (at - lo) * (xs[lo + 1] - xs[lo]);
 }
 
-attn_status bench_time_run(const attn_backend *be, void *plan, const attn_tensors *t, const bench_timing_opts *o,
-                           bench_stats *st) {
+attn_status bench_time_run(const attn_backend *be, void *plan, const attn_tensors *t,
+                           const bench_timing_opts *o, bench_stats *st) {
   attn_status s;
   for (int i = 0; i < o->warmup; i++)
     if ((s = be->run(plan, t)) != ATTN_OK) return s;

@@ -85,8 +85,9 @@ int bench_select_backends(const char *spec, const attn_backend **out, size_t cap
       int compiled = 0;
       for (size_t j = 0; j < attn_backend_count(); j++)
         compiled |= !strcmp(attn_backend_get(j)->name, names.items[i]);
-      snprintf(err, n, compiled ? "--backend: '%s' cannot run on this CPU (see attnbench list)"
-                                : "--backend: unknown backend '%s' (see attnbench list)",
+      snprintf(err, n,
+               compiled ? "--backend: '%s' cannot run on this CPU (see attnbench list)"
+                        : "--backend: unknown backend '%s' (see attnbench list)",
                names.items[i]);
       strlist_free(&names);
       return -1;
@@ -97,7 +98,8 @@ int bench_select_backends(const char *spec, const attn_backend **out, size_t cap
   return (int)count;
 }
 
-int bench_write_atomic(const char *path, int (*write_fn)(FILE *f, void *ctx), void *ctx, char *err, size_t n) {
+int bench_write_atomic(const char *path, int (*write_fn)(FILE *f, void *ctx), void *ctx, char *err,
+                       size_t n) {
   char tmp[4096];
   if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp) {
     snprintf(err, n, "%s: path too long", path);
