@@ -15,11 +15,8 @@ typedef struct check_opts {
   strlist problems;
   int threads;
   int verbose;
+  FILE *out;
 } check_opts;
-
-typedef struct check_tally {
-  int passed, failed, skipped, mistrusted;
-} check_tally;
 
 static void usage(FILE *f) {
   fprintf(f,
@@ -54,13 +51,13 @@ int bench_load_suite(const char *name, strlist *out, char *err, size_t n) {
   return rc;
 }
 
-static void print_case(const attn_backend *be, const char *verdict, const attn_compare *c,
+static void print_case(FILE *f, const attn_backend *be, const char *verdict, const attn_compare *c,
                        const char *problem, const char *extra) {
   if (c)
-    printf("%-8s %-10s %10.3g %9.3g  %s%s\n", be->name, verdict, c->max_abs_err, c->max_ratio, problem,
-           extra);
+    fprintf(f, "%-8s %-10s %10.3g %9.3g  %s%s\n", be->name, verdict, c->max_abs_err, c->max_ratio, problem,
+            extra);
   else
-    printf("%-8s %-10s %10s %9s  %s%s\n", be->name, verdict, "-", "-", problem, extra);
+    fprintf(f, "%-8s %-10s %10s %9s  %s%s\n", be->name, verdict, "-", "-", problem, extra);
 }
 
 /* Runs one backend on one problem whose inputs and oracle are ready. */
@@ -71,7 +68,7 @@ static void check_backend(const attn_backend *be, const check_opts *o, bench_inp
   attn_status s = be->supports(&in->p, why, sizeof why);
   if (s != ATTN_OK) {
     snprintf(extra, sizeof extra, "  (declined: %s)", why[0] ? why : attn_status_name(s));
-    print_case(be, "SKIPPED", NULL, pstr, extra);
+    print_case(o->out, be, "SKIPPED", NULL, pstr, extra);
     tally->skipped++;
     return;
   }
@@ -89,7 +86,7 @@ static void check_backend(const attn_backend *be, const check_opts *o, bench_inp
   if (plan) be->destroy(plan);
   if (s != ATTN_OK) {
     snprintf(extra, sizeof extra, "  (%s)", why);
-    print_case(be, s == ATTN_UNSUPPORTED ? "SKIPPED" : "FAILED", NULL, pstr, extra);
+    print_case(o->out, be, s == ATTN_UNSUPPORTED ? "SKIPPED" : "FAILED", NULL, pstr, extra);
     if (s == ATTN_UNSUPPORTED)
       tally->skipped++;
     else
@@ -105,7 +102,7 @@ static void check_backend(const attn_backend *be, const check_opts *o, bench_inp
              (long long)row, (long long)(c.worst % in->p.dv), c.worst_out, c.worst_ref, c.worst_bound,
              c.nonfinite ? ", non-finite outputs" : "");
   }
-  print_case(be, attn_verdict_name(c.verdict), &c, pstr, extra);
+  print_case(o->out, be, attn_verdict_name(c.verdict), &c, pstr, extra);
   if (c.verdict == ATTN_PASSED) tally->passed++;
   if (c.verdict == ATTN_MISTRUSTED) tally->mistrusted++;
   if (c.verdict == ATTN_FAILED) tally->failed++;
@@ -114,6 +111,7 @@ static void check_backend(const attn_backend *be, const check_opts *o, bench_inp
 /* Returns 0, or 2 after printing the error for a problem that cannot be set up. */
 static int check_problem(const char *str, const attn_backend **bes, int nbe, const check_opts *o,
                          check_tally *tally) {
+  if (!o->out) return 2;
   char err[ERRLEN], pstr[ATTN_PROBLEM_STRLEN];
   attn_problem p;
   if (attn_problem_parse(str, &p, err, sizeof err) != ATTN_OK) {
@@ -142,8 +140,14 @@ static int check_problem(const char *str, const attn_backend **bes, int nbe, con
   return 0;
 }
 
+int bench_check_problem(const char *problem, const attn_backend **bes, int nbe, int threads, FILE *out,
+                        check_tally *tally) {
+  check_opts o = {.threads = threads, .out = out};
+  return check_problem(problem, bes, nbe, &o, tally);
+}
+
 int cmd_check(int argc, char **argv) {
-  check_opts o = {.backends = "all", .threads = bench_default_threads()};
+  check_opts o = {.backends = "all", .threads = bench_default_threads(), .out = stdout};
   const char *suite = NULL;
   char err[ERRLEN];
   static const struct option longopts[] = {{"backend", required_argument, 0, 'b'},

@@ -92,6 +92,16 @@ int bench_default_threads(void);
 /* A built-in suite by name, or a file of problem strings. */
 int bench_load_suite(const char *name, strlist *out, char *err, size_t n);
 
+/* ---- conformance ---- */
+typedef struct check_tally {
+  int passed, failed, skipped, mistrusted;
+} check_tally;
+/* Checks each backend on one problem against the oracle, printing one line
+ * per backend to out and counting verdicts. Returns 0, or 2 if the problem
+ * cannot be set up (bad string, no memory). */
+int bench_check_problem(const char *problem, const attn_backend **bes, int nbe, int threads, FILE *out,
+                        check_tally *tally);
+
 /* ---- subcommands ---- */
 int cmd_list(int argc, char **argv);
 int cmd_check(int argc, char **argv);

@@ -69,3 +69,9 @@ double bench_mem_available(void) {
   fclose(f);
   return kib * 1024.0;
 }
+
+int bench_default_threads(void) {
+  bench_machine m;
+  bench_machine_read(&m);
+  return m.cores > 0 ? m.cores : omp_get_num_procs();
+}

@@ -1,5 +1,4 @@
 /* attnbench: one binary, subcommands list, check, bench, run, info. */
-#include <omp.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,12 +15,6 @@ static const struct {
     {"run", cmd_run, "compute once on inputs from .npy files"},
     {"info", cmd_info, "the machine, its ISA extensions and each backend's libraries"},
 };
-
-int bench_default_threads(void) {
-  bench_machine m;
-  bench_machine_read(&m);
-  return m.cores > 0 ? m.cores : omp_get_num_procs();
-}
 
 static void usage(FILE *f) {
   fprintf(f, "usage: attnbench COMMAND [OPTIONS]   (attnbench COMMAND --help for its options)\n");

@@ -143,8 +143,10 @@ static int parse_value(const key_def *k, const char *v, attn_problem *p) {
     p->fill = (attn_fill)idx;
     return 0;
   case KEY_SEED: {
-    int64_t x;
-    if (parse_i64(v, &x) || x < 0) return -1;
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(v, &end, 10);
+    if (!isdigit((unsigned char)*v) || *end || errno) return -1;
     p->seed = (uint64_t)x;
     return 0;
   }
@@ -239,8 +241,15 @@ attn_status attn_problem_parse(const char *s, attn_problem *p, char *err, size_t
   }
   strcpy(buf, s);
   unsigned seen = 0;
-  for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+  for (char *tok = buf, *next; tok; tok = next) {
+    /* strtok would skip empty items; "h=1,,d=2" is a typo worth reporting. */
+    next = strchr(tok, ',');
+    if (next) *next++ = 0;
     char *eq = strchr(tok, '=');
+    if (!*tok) {
+      say(err, n, "problem string: empty item (a doubled, leading or trailing comma)");
+      return ATTN_EINVAL;
+    }
     if (!eq) {
       say(err, n, "problem string: '%s' is not key=value", tok);
       return ATTN_EINVAL;

@@ -1,0 +1,124 @@
+/* The checker has teeth: a plain kernel with one deliberate bug at a time is
+ * run through `check` on the quick suite, and every bug must fail it, while
+ * the same kernel without a bug must pass. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "harness.h"
+
+typedef enum {
+  BUG_NONE,
+  BUG_MASK_OFF_BY_ONE,
+  BUG_SCALE_MISSING,
+  BUG_NO_MAX_SUBTRACTION,
+  BUG_WRONG_KV_HEAD,
+  BUG_LAST_KEY_DROPPED,
+  BUG_ROW_NOT_NORMALISED,
+} bug;
+
+static bug current_bug;
+
+static int toy_available(void) { return 1; }
+static attn_status toy_supports(const attn_problem *p, char *why, size_t n) {
+  (void)p, (void)why, (void)n;
+  return ATTN_OK;
+}
+static size_t toy_workspace(const attn_problem *p, const attn_config *c) {
+  (void)c;
+  return (size_t)p->lk * sizeof(float);
+}
+static attn_status toy_plan(const attn_problem *p, const attn_config *c, void **plan, char *why, size_t n) {
+  (void)c, (void)why, (void)n;
+  attn_problem *copy = malloc(sizeof *copy);
+  if (!copy) return ATTN_ENOMEM;
+  *copy = *p;
+  *plan = copy;
+  return ATTN_OK;
+}
+static void toy_destroy(void *plan) { free(plan); }
+
+static void toy_row(const attn_problem *p, const attn_tensors *t, int64_t bi, int64_t hi, int64_t i,
+                    float *s) {
+  const int64_t d = p->d, dv = p->dv;
+  const int64_t kvh = current_bug == BUG_WRONG_KV_HEAD ? hi % p->hkv : attn_kv_head(p, hi);
+  const float scale = current_bug == BUG_SCALE_MISSING ? 1.0f : attn_scale(p);
+  const float *q = t->q + ((bi * p->h + hi) * p->lq + i) * d;
+  const float *k = t->k + (bi * p->hkv + kvh) * p->lk * d, *v = t->v + (bi * p->hkv + kvh) * p->lk * dv;
+  float *o = t->o + ((bi * p->h + hi) * p->lq + i) * dv;
+  int64_t end = attn_visible_end(p, t->lens, bi, i);
+  if (current_bug == BUG_MASK_OFF_BY_ONE && p->mask != ATTN_MASK_NONE && end < p->lk) end++;
+  if (current_bug == BUG_LAST_KEY_DROPPED && end > 1) end--;
+  for (int64_t c = 0; c < dv; c++) o[c] = 0;
+  if (end == 0) return;
+  float m = -INFINITY, z = 0;
+  for (int64_t j = 0; j < end; j++) {
+    float dot = 0;
+    for (int64_t c = 0; c < d; c++) dot += q[c] * k[j * d + c];
+    s[j] = scale * dot;
+    m = fmaxf(m, s[j]);
+  }
+  if (current_bug == BUG_NO_MAX_SUBTRACTION) m = 0;
+  for (int64_t j = 0; j < end; j++) z += (s[j] = expf(s[j] - m));
+  if (current_bug == BUG_ROW_NOT_NORMALISED) z = 1;
+  for (int64_t j = 0; j < end; j++)
+    for (int64_t c = 0; c < dv; c++) o[c] += s[j] / z * v[j * dv + c];
+}
+
+static attn_status toy_run(void *plan, const attn_tensors *t) {
+  const attn_problem *p = plan;
+  float *s = malloc((size_t)p->lk * sizeof(float));
+  if (!s) return ATTN_ENOMEM;
+  for (int64_t bi = 0; bi < p->b; bi++)
+    for (int64_t hi = 0; hi < p->h; hi++)
+      for (int64_t i = 0; i < p->lq; i++) toy_row(p, t, bi, hi, i, s);
+  free(s);
+  return ATTN_OK;
+}
+
+static const attn_backend toy = {
+    .name = "toy",
+    .summary = "two-pass kernel with a switchable bug",
+    .accuracy = {.exp_rel_err = 0x1p-23, .key_block = 0},
+    .available = toy_available,
+    .supports = toy_supports,
+    .workspace_size = toy_workspace,
+    .plan = toy_plan,
+    .run = toy_run,
+    .destroy = toy_destroy,
+};
+
+/* Runs the quick suite on the toy kernel with one bug. */
+static check_tally check_quick_suite(bug b) {
+  current_bug = b;
+  strlist problems = {0};
+  cr_assert_eq(strlist_push_lines(&problems, bench_suite_text("quick")), 0);
+  FILE *sink = fopen("/dev/null", "w");
+  cr_assert_not_null(sink);
+  const attn_backend *bes[] = {&toy};
+  check_tally tally = {0};
+  for (size_t i = 0; i < problems.n; i++)
+    cr_assert_eq(bench_check_problem(problems.items[i], bes, 1, 1, sink, &tally), 0);
+  fclose(sink);
+  strlist_free(&problems);
+  return tally;
+}
+
+Test(broken_kernels, the_correct_kernel_passes) {
+  check_tally t = check_quick_suite(BUG_NONE);
+  cr_expect_eq(t.failed, 0);
+  cr_expect_gt(t.passed, 20);
+}
+
+#define EXPECT_CAUGHT(name, b)                                                                               \
+  Test(broken_kernels, name) {                                                                               \
+    check_tally t = check_quick_suite(b);                                                                    \
+    cr_expect_gt(t.failed, 0, #b " passed the quick suite");                                                 \
+  }
+
+EXPECT_CAUGHT(mask_off_by_one_fails, BUG_MASK_OFF_BY_ONE)
+EXPECT_CAUGHT(missing_scale_fails, BUG_SCALE_MISSING)
+EXPECT_CAUGHT(no_max_subtraction_fails, BUG_NO_MAX_SUBTRACTION)
+EXPECT_CAUGHT(wrong_kv_head_fails, BUG_WRONG_KV_HEAD)
+EXPECT_CAUGHT(last_key_dropped_fails, BUG_LAST_KEY_DROPPED)
+EXPECT_CAUGHT(unnormalised_row_fails, BUG_ROW_NOT_NORMALISED)
