@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""Every kind of bad input gets a one-line error and exit status 2 from
+attnbench, never a crash or a hang, and never clobbers an earlier result.
+Usage: test_bad_input.py ATTNBENCH_BINARY"""
+import json, os, subprocess, sys, tempfile
+
+import numpy as np
+
+BIN = sys.argv[1]
+failures, passed = [], 0
+
+
+def run(*args, timeout=120):
+    return subprocess.run([BIN, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def expect_error(name, args, needle, status=2):
+    global passed
+    r = run(*args)
+    lines = r.stderr.strip().splitlines()
+    problems = []
+    if r.returncode != status:
+        problems.append(f"exit {r.returncode}, want {status}")
+    if len(lines) != 1 or not lines[0].startswith("attnbench: error: "):
+        problems.append(f"stderr is not one 'attnbench: error:' line: {r.stderr!r}")
+    elif needle not in lines[0]:
+        problems.append(f"message {lines[0]!r} lacks {needle!r}")
+    if problems:
+        failures.append(f"{name}: " + "; ".join(problems))
+    else:
+        passed += 1
+
+
+P = "b=2,h=4,hkv=2,lq=5,lk=7,d=8,dv=6"
+tmp = tempfile.mkdtemp()
+path = lambda n: os.path.join(tmp, n)
+rng = np.random.default_rng(1)
+np.save(path("q.npy"), rng.standard_normal((2, 4, 5, 8)).astype(np.float32))
+np.save(path("k.npy"), rng.standard_normal((2, 2, 7, 8)).astype(np.float32))
+np.save(path("v.npy"), rng.standard_normal((2, 2, 7, 6)).astype(np.float32))
+np.save(path("q64.npy"), rng.standard_normal((2, 4, 5, 8)))
+np.save(path("qfortran.npy"), np.asfortranarray(rng.standard_normal((2, 4, 5, 8)).astype(np.float32)))
+np.save(path("lens_bad.npy"), np.array([3, 9], dtype=np.int32))
+np.save(path("lens_shape.npy"), np.array([3, 1, 2], dtype=np.int64))
+with open(path("q.npy"), "rb") as f:
+    good = f.read()
+with open(path("truncated.npy"), "wb") as f:
+    f.write(good[:-10])
+with open(path("trailing.npy"), "wb") as f:
+    f.write(good + b"\0\0\0\0")
+with open(path("garbage.npy"), "wb") as f:
+    f.write(b"this is not a numpy file at all, just text\n")
+with open(path("badheader.npy"), "wb") as f:
+    f.write(good[:10] + b"{'descr': <f4', 'shape': (2,}" + good[10 + 29:])
+QKV = ["--q", path("q.npy"), "--k", path("k.npy"), "--v", path("v.npy")]
+OUT = ["--out", path("o.npy")]
+
+# Malformed problem strings, through each subcommand that takes them.
+for cmd in (["check", "--backend", "naive"], ["bench", "--backend", "naive"]):
+    c = cmd[0]
+    expect_error(f"{c} missing d", [*cmd, "--problem", "h=1,lq=2"], "'d' is required")
+    expect_error(f"{c} unknown key", [*cmd, "--problem", "h=1,lq=2,d=4,foo=1"], "unknown key 'foo'")
+    expect_error(f"{c} bad number", [*cmd, "--problem", "h=1,lq=2.5,d=4"], "'lq'")
+    expect_error(f"{c} zero size", [*cmd, "--problem", "h=0,lq=2,d=4"], "'h'")
+    expect_error(f"{c} negative size", [*cmd, "--problem", "h=1,lq=2,d=-4"], "'d'")
+    expect_error(f"{c} hkv", [*cmd, "--problem", "h=4,hkv=3,lq=2,d=4"], "'hkv'")
+    expect_error(f"{c} mask", [*cmd, "--problem", "h=1,lq=2,d=4,mask=sliding"], "'mask'")
+    expect_error(f"{c} unaddressable", [*cmd, "--problem", "h=100000,lq=100000000,d=100000000"], "too large to address")
+    expect_error(f"{c} no memory", [*cmd, "--problem", "h=64,lq=1000000,d=4096"], "of memory is available")
+    expect_error(f"{c} typo after good", [*cmd, "--problem", "h=1,lq=2,d=4", "--problem", "h=1,lq=2,d=4,"], "empty item")
+    expect_error(f"{c} unknown backend", [c, "--backend", "nosuch", "--problem", "h=1,lq=2,d=4"], "unknown backend 'nosuch'")
+    expect_error(f"{c} unknown suite", [c, "--suite", "nosuch"], "neither a built-in suite")
+    expect_error(f"{c} threads", [*cmd, "--threads", "0"], "--threads")
+    expect_error(f"{c} stray argument", [*cmd, "stray"], "unexpected argument 'stray'")
+expect_error("bench format", ["bench", "--format", "xml"], "--format")
+expect_error("bench sweep", ["bench", "--lq", "64"], "a sweep needs")
+expect_error("unknown command", ["frobnicate"], "unknown command")
+
+# run: missing, corrupt and mismatched files.
+expect_error("run missing out", ["run", "--backend", "naive", "--problem", P, *QKV], "--out is required")
+expect_error("run missing file", ["run", "--backend", "naive", "--problem", P, "--q", path("none.npy"), *QKV[2:], *OUT], "cannot open")
+for name, needle in [("truncated", "truncated or corrupt"), ("trailing", "truncated or corrupt"),
+                     ("garbage", "not a .npy file"), ("badheader", "malformed"), ("q64", "is not float32"),
+                     ("qfortran", "Fortran-order")]:
+    expect_error(f"run {name}", ["run", "--backend", "naive", "--problem", P, "--q", path(name + ".npy"), *QKV[2:], *OUT], needle)
+expect_error("run shape", ["run", "--backend", "naive", "--problem", P.replace("dv=6", "dv=5"), *QKV, *OUT], "does not match the problem's (2, 2, 7, 5)")
+expect_error("run lens range", ["run", "--backend", "naive", "--problem", P + ",mask=pad", *QKV, "--lens", path("lens_bad.npy"), *OUT], "outside 0..lk=7")
+expect_error("run lens shape", ["run", "--backend", "naive", "--problem", P + ",mask=pad", *QKV, "--lens", path("lens_shape.npy"), *OUT], "want int32 or int64 of shape (2,)")
+expect_error("run pad without lens", ["run", "--backend", "naive", "--problem", P + ",mask=pad", *QKV, *OUT], "needs --lens")
+expect_error("run unwritable", ["run", "--backend", "naive", "--problem", P, *QKV, "--out", path("no/such/dir/o.npy")], "cannot write")
+
+# Earlier results survive a failed run and are replaced whole by a good one.
+results = path("results.json")
+with open(results, "w") as f:
+    f.write('{"earlier": true}\n')
+expect_error("bench keeps earlier results", ["bench", "--backend", "naive", "--problem", "h=1,lq=2", "--format", "json", "--out", results], "'d' is required")
+with open(results) as f:
+    ok = json.load(f) == {"earlier": True}
+passed += ok
+if not ok:
+    failures.append("an earlier result file was changed by a failed bench")
+r = run("bench", "--backend", "naive", "--problem", "h=1,lq=16,d=8", "--reps", "2", "--min-time", "0", "--format", "json", "--out", results)
+with open(results) as f:
+    doc = json.load(f)
+ok = r.returncode == 0 and doc["benchmarks"][0]["problem"] == "b=1,h=1,hkv=1,lq=16,lk=16,d=8,dv=8,mask=none"
+passed += ok
+if not ok:
+    failures.append(f"bench --out did not write a complete result: {r.stderr}")
+leftovers = [n for n in os.listdir(tmp) if ".tmp." in n]
+passed += not leftovers
+if leftovers:
+    failures.append(f"temporary files left behind: {leftovers}")
+
+for f in failures:
+    print("FAIL", f)
+print(f"{passed} passed, {len(failures)} failed")
+sys.exit(1 if failures else 0)
