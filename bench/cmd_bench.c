@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "attnbench/reference.h"
@@ -92,6 +93,7 @@ static int bench_case(const attn_backend *be, const bench_opts *o, bench_inputs 
   }
   attn_config cfg = {.threads = o->threads};
   void *plan = NULL;
+  w->workspace_mib = (double)be->workspace_size(&in->p, &cfg) / (1 << 20);
   double t0 = bench_now();
   s = be->plan(&in->p, &cfg, &plan, why, sizeof why);
   w->plan_ms = (bench_now() - t0) * 1e3;
@@ -286,6 +288,8 @@ int cmd_bench(int argc, char **argv) {
     for (int k = 0; k < nbe; k++) failed += bench_case(bes[k], &o, &in, pstr, &rep);
     bench_inputs_free(&in);
   }
+  struct rusage ru;
+  if (getrusage(RUSAGE_SELF, &ru) == 0) rep.peak_rss_mib = (double)ru.ru_maxrss / 1024;
   if (rc == 0) {
     if (o.out) {
       const void *args[] = {&rep, o.format};

@@ -63,6 +63,7 @@ static json_t *context_json(const bench_report *r) {
   json_object_set_new(c, "thread_binding", json_string(r->bind));
   json_object_set_new(c, "flops_convention", json_string(FLOPS_NOTE));
   json_object_set_new(c, "library_build_type", json_string("release"));
+  json_object_set_new(c, "peak_rss_mib", json_real(r->peak_rss_mib));
   for (int i = 0; i < r->nbackends; i++) {
     json_t *info = json_object();
     json_object_set_new(info, "summary", json_string(r->backends[i]->summary));
@@ -100,6 +101,7 @@ static json_t *row_json(const bench_row *w) {
   json_object_set_new(b, "q1_ms", json_real(w->st.q1_ms));
   json_object_set_new(b, "q3_ms", json_real(w->st.q3_ms));
   json_object_set_new(b, "plan_ms", json_real(w->plan_ms));
+  json_object_set_new(b, "workspace_mib", json_real(w->workspace_mib));
   json_object_set_new(b, "flops", json_real(w->flops));
   json_object_set_new(b, "gflops", json_real(w->gflops));
   json_object_set_new(b, "note", json_string(w->note));
@@ -124,19 +126,19 @@ static double spread_pct(const bench_stats *s) {
 }
 
 static void write_csv(FILE *f, const bench_report *r) {
-  fprintf(f,
-          "backend,problem,threads,bind,median_ms,min_ms,max_ms,q1_ms,q3_ms,reps,plan_ms,gflops,flops,status,"
-          "verified,note\n");
+  fprintf(f, "backend,problem,threads,bind,median_ms,min_ms,max_ms,q1_ms,q3_ms,reps,plan_ms,workspace_mib,"
+             "gflops,flops,status,"
+             "verified,note\n");
   for (size_t i = 0; i < r->n; i++) {
     const bench_row *w = &r->rows[i];
     if (w->declined || w->why[0]) {
-      fprintf(f, "%s,\"%s\",%d,%s,,,,,,,,,,%s,,\"%s\"\n", w->backend, w->problem, w->threads, r->bind,
+      fprintf(f, "%s,\"%s\",%d,%s,,,,,,,,,,,%s,,\"%s\"\n", w->backend, w->problem, w->threads, r->bind,
               w->declined ? "declined" : "failed", w->why);
       continue;
     }
-    fprintf(f, "%s,\"%s\",%d,%s,%.6f,%.6f,%.6f,%.6f,%.6f,%d,%.3f,%.3f,%.0f,ok,%s,\"%s\"\n", w->backend,
+    fprintf(f, "%s,\"%s\",%d,%s,%.6f,%.6f,%.6f,%.6f,%.6f,%d,%.3f,%.3f,%.3f,%.0f,ok,%s,\"%s\"\n", w->backend,
             w->problem, w->threads, r->bind, w->st.median_ms, w->st.min_ms, w->st.max_ms, w->st.q1_ms,
-            w->st.q3_ms, w->st.reps, w->plan_ms, w->gflops, w->flops, w->verified, w->note);
+            w->st.q3_ms, w->st.reps, w->plan_ms, w->workspace_mib, w->gflops, w->flops, w->verified, w->note);
   }
 }
 

@@ -15,6 +15,7 @@ typedef struct bench_row {
   char note[256];    /* the path the plan chose */
   char verified[64]; /* result of the sampled check after timing */
   double plan_ms;
+  double workspace_mib; /* what the backend's plan holds beyond inputs and output */
   bench_stats st;
   double flops;  /* per run, visible pairs only */
   double gflops; /* flops / median */
@@ -25,6 +26,7 @@ typedef struct bench_report {
   int threads;
   const char *bind; /* "cores" or "none" */
   char date[40];
+  double peak_rss_mib; /* of the whole run, inputs included */
   const attn_backend **backends;
   int nbackends;
   bench_row *rows;

@@ -6,6 +6,7 @@
 #include <cpuid.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static uint64_t read_xcr0(void) {
@@ -42,12 +43,23 @@ static attn_cpu_features detect(void) {
   return f;
 }
 
+/* ATTNBENCH_MAX_ISA=avx2 (or sse4.2) hides the extensions above it, so the
+ * dispatch of a smaller machine can be exercised on a bigger one. */
+static void apply_isa_cap(attn_cpu_features *f) {
+  const char *cap = getenv("ATTNBENCH_MAX_ISA");
+  if (!cap || !*cap || !strcmp(cap, "avx512")) return;
+  f->avx512f = f->avx512dq = f->avx512cd = f->avx512bw = f->avx512vl = f->avx512_vnni = f->avx512_bf16 = 0;
+  if (!strcmp(cap, "avx2")) return;
+  f->avx = f->avx2 = f->fma = f->f16c = 0;
+}
+
 const attn_cpu_features *attn_cpu(void) {
   /* Detection is idempotent, so a benign race on first use is harmless. */
   static attn_cpu_features cached;
   static volatile int ready;
   if (!ready) {
     cached = detect();
+    apply_isa_cap(&cached);
     ready = 1;
   }
   return &cached;

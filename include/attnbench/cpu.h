@@ -10,7 +10,8 @@ typedef struct attn_cpu_features {
   int avx512f, avx512bw, avx512vl, avx512dq, avx512cd, avx512_vnni, avx512_bf16;
 } attn_cpu_features;
 
-/* Detected once; safe to call from any thread. */
+/* Detected once; safe to call from any thread. The environment variable
+ * ATTNBENCH_MAX_ISA=avx2|sse4.2 hides the extensions above that level. */
 const attn_cpu_features *attn_cpu(void);
 
 /* avx2 + fma usable (ymm state enabled by the OS). */

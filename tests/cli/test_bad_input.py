@@ -111,6 +111,27 @@ passed += not leftovers
 if leftovers:
     failures.append(f"temporary files left behind: {leftovers}")
 
+# Runtime dispatch: with the ISA capped, SIMD backends are listed as not
+# runnable, refuse to be selected, and the rest still pass the quick suite.
+env = dict(os.environ, ATTNBENCH_MAX_ISA="sse4.2")
+listing = subprocess.run([BIN, "list"], capture_output=True, text=True, env=env).stdout
+runnable = [l.split()[0] for l in listing.splitlines() if l[:1].strip() and "(compiled in, but" not in l]
+hidden = [l.split()[0] for l in listing.splitlines() if "(compiled in, but" in l]
+ok = "naive" in runnable and not any("avx" in n for n in runnable)
+passed += ok
+if not ok:
+    failures.append(f"ATTNBENCH_MAX_ISA=sse4.2 still lists SIMD backends: {runnable}")
+for name in hidden:
+    r = subprocess.run([BIN, "check", "--backend", name], capture_output=True, text=True, env=env)
+    ok = r.returncode == 2 and "cannot run on this CPU" in r.stderr
+    passed += ok
+    if not ok:
+        failures.append(f"capped ISA: check --backend {name} gave {r.returncode}: {r.stderr.strip()}")
+r = subprocess.run([BIN, "check", "--suite", "quick"], capture_output=True, text=True, env=env)
+passed += r.returncode == 0
+if r.returncode:
+    failures.append(f"capped ISA: check --suite quick failed: {r.stdout[-500:]}")
+
 for f in failures:
     print("FAIL", f)
 print(f"{passed} passed, {len(failures)} failed")
