@@ -18,7 +18,8 @@ typedef struct bench_opts {
   const char *backends, *format, *out, *suite, *mask;
   strlist problems, lq, lk, heads, d;
   int64_t b, hkv;
-  int threads, bind, verify;
+  int threads, bind, verify; /* threads: of the case being run */
+  int thread_counts[16], nthread_counts;
   bench_timing_opts timing;
 } bench_opts;
 
@@ -27,7 +28,7 @@ static void usage(FILE *f) {
       f,
       "usage: attnbench bench [--backend LIST|all] [--problem STR]... [--suite NAME|FILE]\n"
       "                       [--lq LIST --lk LIST --heads LIST --d LIST --mask M --b N --hkv N]\n"
-      "                       [--threads N] [--bind] [--format table|csv|json|md] [--out FILE]\n"
+      "                       [--threads N[,N...]] [--bind] [--format table|csv|json|md] [--out FILE]\n"
       "                       [--warmup N] [--reps N] [--max-reps N] [--min-time SEC] [--no-verify]\n"
       "Without problems or sweep lists, runs the 'table' suite. --lk defaults to --lq; --hkv to heads.\n"
       "Timing: warm-up runs, then at least --reps runs and until --min-time seconds (at most --max-reps);\n"
@@ -130,6 +131,21 @@ static int parse_int_opt(const char *name, const char *v, long lo, long hi, long
   return 0;
 }
 
+/* --threads 1,2: each problem runs at each count. */
+static int parse_thread_counts(const char *v, bench_opts *o) {
+  strlist items = {0};
+  long x = 0;
+  int bad = strlist_push_csv(&items, v) || items.n == 0 || items.n > 16;
+  if (bad) bench_error("--threads: '%s' is not a list of at most 16 thread counts", v);
+  o->nthread_counts = 0;
+  for (size_t i = 0; !bad && i < items.n; i++) {
+    bad = parse_int_opt("threads", items.items[i], 1, 4096, &x);
+    o->thread_counts[o->nthread_counts++] = (int)x;
+  }
+  strlist_free(&items);
+  return bad;
+}
+
 static int write_report_cb(FILE *f, void *ctx) {
   const void **args = ctx;
   return report_write(f, args[0], args[1]);
@@ -181,7 +197,7 @@ static int parse_opts(int argc, char **argv, bench_opts *o) {
     case 'm': o->mask = optarg; break;
     case 'b': bad = parse_int_opt("b", optarg, 1, 1L << 30, &x), o->b = x; break;
     case 'K': bad = parse_int_opt("hkv", optarg, 1, 1L << 30, &x), o->hkv = x; break;
-    case 't': bad = parse_int_opt("threads", optarg, 1, 4096, &x), o->threads = (int)x; break;
+    case 't': bad = parse_thread_counts(optarg, o); break;
     case 'P': o->bind = 1; break;
     case 'f': o->format = optarg; break;
     case 'o': o->out = optarg; break;
@@ -259,17 +275,22 @@ int cmd_bench(int argc, char **argv) {
     bench_error("%s", err);
     rc = -1;
   }
-  if (rc == 0 && o.bind && bench_bind_threads(o.threads, err, sizeof err)) {
-    bench_error("%s", err);
-    rc = -1;
-  }
+  if (o.nthread_counts == 0) o.thread_counts[o.nthread_counts++] = o.threads;
+  for (int i = 0; rc == 0 && o.bind && i < o.nthread_counts; i++)
+    if (bench_bind_threads(o.thread_counts[i], err, sizeof err)) {
+      bench_error("%s", err);
+      rc = -1;
+    }
   if (rc) {
     opts_free(&o);
     strlist_free(&problems);
     return rc > 0 ? 0 : 2;
   }
-  bench_report rep = {
-      .threads = o.threads, .bind = o.bind ? "cores" : "none", .backends = bes, .nbackends = nbe};
+  bench_report rep = {.thread_counts = o.thread_counts,
+                      .nthread_counts = o.nthread_counts,
+                      .bind = o.bind ? "cores" : "none",
+                      .backends = bes,
+                      .nbackends = nbe};
   bench_machine_read(&rep.machine);
   time_t now = time(NULL);
   strftime(rep.date, sizeof rep.date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
@@ -285,7 +306,12 @@ int cmd_bench(int argc, char **argv) {
       rc = 2;
       break;
     }
-    for (int k = 0; k < nbe; k++) failed += bench_case(bes[k], &o, &in, pstr, &rep);
+    for (int t = 0; t < o.nthread_counts; t++) {
+      /* A team of another size may start new threads: pin them too. */
+      o.threads = o.thread_counts[t];
+      if (o.bind && o.nthread_counts > 1) bench_bind_threads(o.threads, err, sizeof err);
+      for (int k = 0; k < nbe; k++) failed += bench_case(bes[k], &o, &in, pstr, &rep);
+    }
     bench_inputs_free(&in);
   }
   struct rusage ru;

@@ -59,7 +59,10 @@ static json_t *context_json(const bench_report *r) {
     json_array_append_new(caches, cache);
   }
   json_object_set_new(c, "caches", caches);
-  json_object_set_new(c, "threads", json_integer(r->threads));
+  json_t *threads = json_array();
+  for (int i = 0; i < r->nthread_counts; i++)
+    json_array_append_new(threads, json_integer(r->thread_counts[i]));
+  json_object_set_new(c, "threads", threads);
   json_object_set_new(c, "thread_binding", json_string(r->bind));
   json_object_set_new(c, "flops_convention", json_string(FLOPS_NOTE));
   json_object_set_new(c, "library_build_type", json_string("release"));
@@ -147,8 +150,10 @@ static void write_header(FILE *f, const bench_report *r, const char *prefix) {
   fprintf(f, "%sattnbench %s, %s, %s\n", prefix, ATTNBENCH_VERSION, r->date, m->hostname);
   fprintf(f, "%smachine: %s; %d core(s), %d thread(s); L1d %ld KiB, L2 %ld KiB, L3 %ld KiB; %s\n", prefix,
           m->cpu_model, m->cores, m->pus, m->l1d >> 10, m->l2 >> 10, m->l3 >> 10, m->isa);
-  fprintf(f, "%sthreads: %d, binding: %s; %s; spread = (q3-q1)/median\n", prefix, r->threads, r->bind,
-          FLOPS_NOTE);
+  fprintf(f, "%sthreads:", prefix);
+  for (int i = 0; i < r->nthread_counts; i++) fprintf(f, "%s%d", i ? "," : " ", r->thread_counts[i]);
+  fprintf(f, ", binding: %s; %s; spread = (q3-q1)/median; peak RSS %.1f MiB\n", r->bind, FLOPS_NOTE,
+          r->peak_rss_mib);
 }
 
 static void write_table(FILE *f, const bench_report *r, int md) {

@@ -23,7 +23,8 @@ typedef struct bench_row {
 
 typedef struct bench_report {
   bench_machine machine;
-  int threads;
+  const int *thread_counts; /* the counts run; each row has its own */
+  int nthread_counts;
   const char *bind; /* "cores" or "none" */
   char date[40];
   double peak_rss_mib; /* of the whole run, inputs included */
