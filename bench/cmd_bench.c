@@ -20,6 +20,8 @@ typedef struct bench_opts {
   int64_t b, hkv;
   int threads, bind, verify; /* threads: of the case being run */
   int thread_counts[16], nthread_counts;
+  double max_case_time;          /* seconds per run above which a case is skipped, predicted */
+  double rate[MAX_BACKENDS][16]; /* last GFLOP/s per backend and thread-count slot */
   bench_timing_opts timing;
 } bench_opts;
 
@@ -29,7 +31,8 @@ static void usage(FILE *f) {
       "usage: attnbench bench [--backend LIST|all] [--problem STR]... [--suite NAME|FILE]\n"
       "                       [--lq LIST --lk LIST --heads LIST --d LIST --mask M --b N --hkv N]\n"
       "                       [--threads N[,N...]] [--bind] [--format table|csv|json|md] [--out FILE]\n"
-      "                       [--warmup N] [--reps N] [--max-reps N] [--min-time SEC] [--no-verify]\n"
+      "                       [--warmup N] [--reps N] [--max-reps N] [--min-time SEC] [--max-case-time SEC]\n"
+      "                       [--no-verify]\n"
       "Without problems or sweep lists, runs the 'table' suite. --lk defaults to --lq; --hkv to heads.\n"
       "Timing: warm-up runs, then at least --reps runs and until --min-time seconds (at most --max-reps);\n"
       "the median is reported with its spread (q3-q1)/median. After timing, %d sampled output rows are\n"
@@ -78,7 +81,7 @@ static void verify_sample(const attn_backend *be, const bench_inputs *in, bench_
 
 /* Plans, times and verifies one backend on one problem. Returns 0, or 1 if
  * the backend failed (not declined). */
-static int bench_case(const attn_backend *be, const bench_opts *o, bench_inputs *in, const char *pstr,
+static int bench_case(const attn_backend *be, bench_opts *o, double *rate, bench_inputs *in, const char *pstr,
                       bench_report *rep) {
   bench_row *w = report_add(rep);
   if (!w) return 1;
@@ -90,6 +93,16 @@ static int bench_case(const attn_backend *be, const bench_opts *o, bench_inputs 
   if (s != ATTN_OK) {
     w->declined = 1;
     snprintf(w->why, sizeof w->why, "%s", why[0] ? why : attn_status_name(s));
+    return 0;
+  }
+  /* A run predicted (from this backend's rate on the previous case) to take
+   * longer than the cap is skipped, and says so. */
+  const double flops = attn_flops(&in->p, in->lens);
+  if (*rate > 0 && flops / (*rate * 1e9) > o->max_case_time) {
+    w->skipped = 1;
+    snprintf(w->why, sizeof w->why,
+             "~%.0f s per run at its last %.1f GFLOP/s exceeds --max-case-time %g",
+             flops / (*rate * 1e9), *rate, o->max_case_time);
     return 0;
   }
   attn_config cfg = {.threads = o->threads};
@@ -111,8 +124,9 @@ static int bench_case(const attn_backend *be, const bench_opts *o, bench_inputs 
     snprintf(w->why, sizeof w->why, "%s", why[0] ? why : attn_status_name(s));
     return !w->declined;
   }
-  w->flops = attn_flops(&in->p, in->lens);
+  w->flops = flops;
   w->gflops = w->st.median_ms > 0 ? w->flops / (w->st.median_ms * 1e6) : 0;
+  *rate = w->gflops;
   if (o->verify)
     verify_sample(be, in, w);
   else
@@ -161,27 +175,18 @@ static void opts_free(bench_opts *o) {
 
 /* Parses the options; returns -1 after printing an error, 1 for --help. */
 static int parse_opts(int argc, char **argv, bench_opts *o) {
-  static const struct option longopts[] = {{"backend", required_argument, 0, 'B'},
-                                           {"problem", required_argument, 0, 'p'},
-                                           {"suite", required_argument, 0, 's'},
-                                           {"lq", required_argument, 0, 'q'},
-                                           {"lk", required_argument, 0, 'k'},
-                                           {"heads", required_argument, 0, 'H'},
-                                           {"d", required_argument, 0, 'd'},
-                                           {"mask", required_argument, 0, 'm'},
-                                           {"b", required_argument, 0, 'b'},
-                                           {"hkv", required_argument, 0, 'K'},
-                                           {"threads", required_argument, 0, 't'},
-                                           {"bind", no_argument, 0, 'P'},
-                                           {"format", required_argument, 0, 'f'},
-                                           {"out", required_argument, 0, 'o'},
-                                           {"warmup", required_argument, 0, 'w'},
-                                           {"reps", required_argument, 0, 'r'},
-                                           {"max-reps", required_argument, 0, 'R'},
-                                           {"min-time", required_argument, 0, 'T'},
-                                           {"no-verify", no_argument, 0, 'V'},
-                                           {"help", no_argument, 0, 'h'},
-                                           {0, 0, 0, 0}};
+  static const struct option longopts[] = {
+      {"backend", required_argument, 0, 'B'},  {"problem", required_argument, 0, 'p'},
+      {"suite", required_argument, 0, 's'},    {"lq", required_argument, 0, 'q'},
+      {"lk", required_argument, 0, 'k'},       {"heads", required_argument, 0, 'H'},
+      {"d", required_argument, 0, 'd'},        {"mask", required_argument, 0, 'm'},
+      {"b", required_argument, 0, 'b'},        {"hkv", required_argument, 0, 'K'},
+      {"threads", required_argument, 0, 't'},  {"bind", no_argument, 0, 'P'},
+      {"format", required_argument, 0, 'f'},   {"out", required_argument, 0, 'o'},
+      {"warmup", required_argument, 0, 'w'},   {"reps", required_argument, 0, 'r'},
+      {"max-reps", required_argument, 0, 'R'}, {"min-time", required_argument, 0, 'T'},
+      {"no-verify", no_argument, 0, 'V'},      {"max-case-time", required_argument, 0, 'C'},
+      {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
   int c;
   long x = 0;
   while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -214,6 +219,15 @@ static int parse_opts(int argc, char **argv, bench_opts *o) {
       break;
     }
     case 'V': o->verify = 0; break;
+    case 'C': {
+      char *end;
+      o->max_case_time = strtod(optarg, &end);
+      if (!*optarg || *end || !(o->max_case_time > 0)) {
+        bench_error("--max-case-time: '%s' is not a positive number of seconds", optarg);
+        bad = 1;
+      }
+      break;
+    }
     case 'h': usage(stdout); return 1;
     default: usage(stderr); return -1;
     }
@@ -264,6 +278,7 @@ int cmd_bench(int argc, char **argv) {
                   .b = 1,
                   .threads = bench_default_threads(),
                   .verify = 1,
+                  .max_case_time = 60,
                   .timing = {.warmup = 2, .min_reps = 5, .max_reps = 200, .min_time = 0.5}};
   strlist problems = {0};
   char err[ERRLEN];
@@ -310,7 +325,7 @@ int cmd_bench(int argc, char **argv) {
       /* A team of another size may start new threads: pin them too. */
       o.threads = o.thread_counts[t];
       if (o.bind && o.nthread_counts > 1) bench_bind_threads(o.threads, err, sizeof err);
-      for (int k = 0; k < nbe; k++) failed += bench_case(bes[k], &o, &in, pstr, &rep);
+      for (int k = 0; k < nbe; k++) failed += bench_case(bes[k], &o, &o.rate[k][t], &in, pstr, &rep);
     }
     bench_inputs_free(&in);
   }

@@ -86,10 +86,11 @@ static json_t *row_json(const bench_row *w) {
   json_object_set_new(b, "backend", json_string(w->backend));
   json_object_set_new(b, "problem", json_string(w->problem));
   json_object_set_new(b, "threads", json_integer(w->threads));
-  if (w->declined || w->why[0]) {
+  if (w->declined || w->skipped || w->why[0]) {
     json_object_set_new(b, "error_occurred", json_true());
     json_object_set_new(b, "error_message", json_string(w->why));
     json_object_set_new(b, "declined", json_boolean(w->declined));
+    json_object_set_new(b, "skipped", json_boolean(w->skipped));
     return b;
   }
   json_object_set_new(b, "run_type", json_string("aggregate"));
@@ -123,6 +124,10 @@ static int write_json(FILE *f, const bench_report *r) {
   return rc;
 }
 
+static const char *row_status(const bench_row *w) {
+  return w->skipped ? "skipped" : w->declined ? "declined" : "failed";
+}
+
 /* Interquartile range as a percentage of the median: the spread column. */
 static double spread_pct(const bench_stats *s) {
   return s->median_ms > 0 ? 100.0 * (s->q3_ms - s->q1_ms) / s->median_ms : 0;
@@ -134,9 +139,9 @@ static void write_csv(FILE *f, const bench_report *r) {
              "verified,note\n");
   for (size_t i = 0; i < r->n; i++) {
     const bench_row *w = &r->rows[i];
-    if (w->declined || w->why[0]) {
+    if (w->declined || w->skipped || w->why[0]) {
       fprintf(f, "%s,\"%s\",%d,%s,,,,,,,,,,,%s,,\"%s\"\n", w->backend, w->problem, w->threads, r->bind,
-              w->declined ? "declined" : "failed", w->why);
+              row_status(w), w->why);
       continue;
     }
     fprintf(f, "%s,\"%s\",%d,%s,%.6f,%.6f,%.6f,%.6f,%.6f,%d,%.3f,%.3f,%.3f,%.0f,ok,%s,\"%s\"\n", w->backend,
@@ -170,9 +175,9 @@ static void write_table(FILE *f, const bench_report *r, int md) {
   for (size_t i = 0; i < r->n; i++) {
     const bench_row *w = &r->rows[i];
     const char *lead = md ? "| " : "", *tail = md ? " |" : "";
-    if (w->declined || w->why[0]) {
+    if (w->declined || w->skipped || w->why[0]) {
       char msg[ERRLEN + 16];
-      snprintf(msg, sizeof msg, "%s: %s", w->declined ? "declined" : "failed", w->why);
+      snprintf(msg, sizeof msg, "%s: %s", row_status(w), w->why);
       if (md)
         fprintf(f, "| %s | %d | - | - | - | - | - | - | %s | %s |\n", w->backend, w->threads, msg,
                 w->problem);

@@ -11,6 +11,7 @@ typedef struct bench_row {
   char problem[ATTN_PROBLEM_STRLEN];
   int threads;
   int declined;      /* the backend declined: why holds its reason */
+  int skipped;       /* the harness skipped it (--max-case-time): why says so */
   char why[ERRLEN];  /* decline reason or failure */
   char note[256];    /* the path the plan chose */
   char verified[64]; /* result of the sampled check after timing */

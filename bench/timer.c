@@ -27,8 +27,13 @@ static double quantile(const double *xs, int n, double q) {
 attn_status bench_time_run(const attn_backend *be, void *plan, const attn_tensors *t,
                            const bench_timing_opts *o, bench_stats *st) {
   attn_status s;
-  for (int i = 0; i < o->warmup; i++)
+  /* Warm-up fills caches and settles the clock; a run that takes seconds has
+   * done that by itself, so slow cases stop warming up after one. */
+  for (int i = 0; i < o->warmup; i++) {
+    double start = bench_now();
     if ((s = be->run(plan, t)) != ATTN_OK) return s;
+    if (bench_now() - start > 1.0) break;
+  }
   /* Samples are kept in a buffer made before timing starts. */
   double *ms = malloc((size_t)o->max_reps * sizeof(double));
   if (!ms) return ATTN_ENOMEM;

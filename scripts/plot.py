@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Plots GFLOP/s against sequence length from `attnbench bench --format csv`
-output, one line per backend and thread count, one panel per remaining
+or `--format json` output, one line per backend and thread count, one panel per remaining
 problem shape (heads, head dim, mask). Needs gnuplot (apt-get install gnuplot-nox).
-Usage: scripts/plot.py RESULTS.csv OUT.png"""
-import csv, shutil, subprocess, sys
+Usage: scripts/plot.py RESULTS.csv|RESULTS.json OUT.png"""
+import csv, json, shutil, subprocess, sys
 from collections import defaultdict
 
 if len(sys.argv) != 3:
@@ -13,10 +13,19 @@ if not shutil.which("gnuplot"):
 src, out = sys.argv[1], sys.argv[2]
 
 series = defaultdict(lambda: defaultdict(list))  # shape -> (backend, threads) -> [(lq, gflops)]
-with open(src, newline="") as f:
-    for row in csv.DictReader(f):
-        if row["status"] != "ok":
-            continue
+def rows(path):
+    """Successful rows as dicts with backend, threads, problem, gflops."""
+    with open(path, newline="") as f:
+        if path.endswith(".json"):
+            for b in json.load(f)["benchmarks"]:
+                if not b.get("error_occurred"):
+                    yield {k: str(b[k]) for k in ("backend", "threads", "problem", "gflops")}
+        else:
+            yield from (r for r in csv.DictReader(f) if r["status"] == "ok")
+
+
+if True:
+    for row in rows(src):
         keys = dict(kv.split("=", 1) for kv in row["problem"].split(","))
         lq = int(keys.pop("lq"))
         keys.pop("lk", None)

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Regenerates results/<machine>/: the baseline sweep of every backend this CPU
+# runs (b=1, h=16, d 64 and 128, lq=lk 512..8192, mask none and causal, 1 and
+# 2 threads, pinned) as JSON, CSV, Markdown and a plot. Run it on an otherwise
+# idle machine: nothing else may share the cores while it measures.
+# Usage: scripts/regen_results.sh [BUILD_DIR] [MACHINE_NAME]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+bin=$build/bench/attnbench
+[ -x "$bin" ] || { echo "attnbench: error: $bin not built (run scripts/quickstart.sh)" >&2; exit 2; }
+machine=${2:-$(hostname)}
+out=results/$machine
+mkdir -p "$out"
+
+sweep=(--backend all --heads 16 --d 64,128 --lq 512,1024,2048,4096,8192 --threads 1,2 --bind --no-verify)
+"$bin" check --suite quick >/dev/null
+"$bin" info > "$out/info.txt"
+for mask in none causal; do
+  "$bin" bench "${sweep[@]}" --mask "$mask" --format json --out "$out/prefill-$mask.json"
+  scripts/plot.py "$out/prefill-$mask.json" "$out/prefill-$mask.png" || true
+done
+python3 - "$out" > "$out/README.md" <<'PY'
+import json, pathlib, sys
+out = pathlib.Path(sys.argv[1])
+print(f"# Baseline: {out.name}\n\nMade by scripts/regen_results.sh; machine and libraries in info.txt and each JSON's context.\n")
+for mask in ("none", "causal"):
+    doc = json.loads((out / f"prefill-{mask}.json").read_text())
+    c = doc["context"]
+    print(f"## mask={mask}\n\n{c['cpu_model']}, threads {c['threads']}, binding {c['thread_binding']}; {c['flops_convention']}\n")
+    print("| backend | threads | problem | median ms | spread | GFLOP/s | note |")
+    print("|---|---:|---|---:|---:|---:|---|")
+    for b in doc["benchmarks"]:
+        if b.get("error_occurred"):
+            print(f"| {b['backend']} | {b['threads']} | {b['problem']} | - | - | - | {b['error_message']} |")
+            continue
+        spread = 100 * (b["q3_ms"] - b["q1_ms"]) / b["real_time"]
+        print(f"| {b['backend']} | {b['threads']} | {b['problem']} | {b['real_time']:.3f} | {spread:.1f}% | {b['gflops']:.1f} | {b['note']} |")
+    print(f"\n![mask={mask}](prefill-{mask}.png)\n")
+PY
+echo "wrote $out"
