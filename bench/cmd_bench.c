@@ -10,6 +10,7 @@
 
 #include "attnbench/reference.h"
 #include "report.h"
+#include "workload.h"
 
 #define MAX_BACKENDS 32
 #define VERIFY_ROWS  48
@@ -62,7 +63,8 @@ static int expand_sweep(const bench_opts *o, strlist *out, char *err, size_t n) 
 }
 
 /* Verifies a deterministic sample of rows (first, last, evenly spread). */
-static void verify_sample(const attn_backend *be, const bench_inputs *in, bench_row *w) {
+static void verify_sample(const attn_backend *be, const workload *wl, bench_row *w) {
+  const bench_inputs *in = &wl->in;
   const attn_problem *p = &in->p;
   const int64_t all = p->b * p->h * p->lq, n = all < VERIFY_ROWS ? all : VERIFY_ROWS;
   int64_t rows[VERIFY_ROWS];
@@ -81,15 +83,40 @@ static void verify_sample(const attn_backend *be, const bench_inputs *in, bench_
 
 /* Plans, times and verifies one backend on one problem. Returns 0, or 1 if
  * the backend failed (not declined). */
-static int bench_case(const attn_backend *be, bench_opts *o, double *rate, bench_inputs *in, const char *pstr,
+/* The note column: per-step figures of a decode, then the backend's path. */
+static void describe_run(const attn_backend *be, const void *plan, const workload *wl, bench_row *w) {
+  size_t at = 0;
+  if (wl->p.op == ATTN_OP_DECODE) {
+    w->step_us = w->st.median_ms * 1e3 / (double)wl->p.steps;
+    w->tokens_per_s = (double)(wl->p.b * wl->p.steps) / (w->st.median_ms * 1e-3);
+    at = (size_t)snprintf(w->note, sizeof w->note, "%.1f us/step, %.0f tok/s%s", w->step_us, w->tokens_per_s,
+                          be->plan_note ? "; " : "");
+  }
+  if (be->plan_note && at < sizeof w->note)
+    snprintf(w->note + at, sizeof w->note - at, "%s", be->plan_note(plan));
+}
+
+typedef struct timed_run {
+  workload *wl;
+  const attn_backend *be;
+  void *plan;
+} timed_run;
+
+static attn_status run_once(void *ctx) {
+  timed_run *r = ctx;
+  return workload_run(r->wl, r->be, r->plan);
+}
+
+static int bench_case(const attn_backend *be, bench_opts *o, double *rate, workload *wl, const char *pstr,
                       bench_report *rep) {
+  bench_inputs *in = &wl->in;
   bench_row *w = report_add(rep);
   if (!w) return 1;
   snprintf(w->backend, sizeof w->backend, "%s", be->name);
   snprintf(w->problem, sizeof w->problem, "%s", pstr);
   w->threads = o->threads;
   char why[ERRLEN] = "";
-  attn_status s = be->supports(&in->p, why, sizeof why);
+  attn_status s = be->supports(&wl->planned, why, sizeof why);
   if (s != ATTN_OK) {
     w->declined = 1;
     snprintf(w->why, sizeof w->why, "%s", why[0] ? why : attn_status_name(s));
@@ -100,22 +127,21 @@ static int bench_case(const attn_backend *be, bench_opts *o, double *rate, bench
   const double flops = attn_flops(&in->p, in->lens);
   if (*rate > 0 && flops / (*rate * 1e9) > o->max_case_time) {
     w->skipped = 1;
-    snprintf(w->why, sizeof w->why,
-             "~%.0f s per run at its last %.1f GFLOP/s exceeds --max-case-time %g",
+    snprintf(w->why, sizeof w->why, "~%.0f s per run at its last %.1f GFLOP/s exceeds --max-case-time %g",
              flops / (*rate * 1e9), *rate, o->max_case_time);
     return 0;
   }
   attn_config cfg = {.threads = o->threads};
   void *plan = NULL;
-  w->workspace_mib = (double)be->workspace_size(&in->p, &cfg) / (1 << 20);
+  w->workspace_mib = (double)be->workspace_size(&wl->planned, &cfg) / (1 << 20);
   double t0 = bench_now();
-  s = be->plan(&in->p, &cfg, &plan, why, sizeof why);
+  s = be->plan(&wl->planned, &cfg, &plan, why, sizeof why);
   w->plan_ms = (bench_now() - t0) * 1e3;
   if (s == ATTN_OK) {
-    attn_tensors t = bench_tensors(in);
+    timed_run r = {wl, be, plan};
     for (int64_t i = 0; i < attn_o_elems(&in->p); i++) in->o[i] = NAN;
-    s = bench_time_run(be, plan, &t, &o->timing, &w->st);
-    if (s == ATTN_OK && be->plan_note) snprintf(w->note, sizeof w->note, "%s", be->plan_note(plan));
+    s = bench_time(run_once, &r, &o->timing, &w->st);
+    if (s == ATTN_OK) describe_run(be, plan, wl, w);
     if (s != ATTN_OK) snprintf(why, sizeof why, "run: %s", attn_status_name(s));
   }
   if (plan) be->destroy(plan);
@@ -128,7 +154,7 @@ static int bench_case(const attn_backend *be, bench_opts *o, double *rate, bench
   w->gflops = w->st.median_ms > 0 ? w->flops / (w->st.median_ms * 1e6) : 0;
   *rate = w->gflops;
   if (o->verify)
-    verify_sample(be, in, w);
+    verify_sample(be, wl, w);
   else
     snprintf(w->verified, sizeof w->verified, "off");
   return strcmp(w->verified, "FAILED") == 0;
@@ -315,8 +341,8 @@ int cmd_bench(int argc, char **argv) {
     char pstr[ATTN_PROBLEM_STRLEN];
     attn_problem_parse(problems.items[i], &p, err, sizeof err);
     attn_problem_format(&p, pstr, sizeof pstr);
-    bench_inputs in;
-    if (bench_memory_check(&p, 0, err, sizeof err) || bench_inputs_alloc(&p, 1, &in, err, sizeof err)) {
+    workload wl;
+    if (workload_init(&p, 1, 0, &wl, err, sizeof err)) {
       bench_error("%s", err);
       rc = 2;
       break;
@@ -325,9 +351,9 @@ int cmd_bench(int argc, char **argv) {
       /* A team of another size may start new threads: pin them too. */
       o.threads = o.thread_counts[t];
       if (o.bind && o.nthread_counts > 1) bench_bind_threads(o.threads, err, sizeof err);
-      for (int k = 0; k < nbe; k++) failed += bench_case(bes[k], &o, &o.rate[k][t], &in, pstr, &rep);
+      for (int k = 0; k < nbe; k++) failed += bench_case(bes[k], &o, &o.rate[k][t], &wl, pstr, &rep);
     }
-    bench_inputs_free(&in);
+    workload_free(&wl);
   }
   struct rusage ru;
   if (getrusage(RUSAGE_SELF, &ru) == 0) rep.peak_rss_mib = (double)ru.ru_maxrss / 1024;

@@ -7,6 +7,7 @@
 
 #include "attnbench/reference.h"
 #include "harness.h"
+#include "workload.h"
 
 #define MAX_BACKENDS 32
 
@@ -61,11 +62,12 @@ static void print_case(FILE *f, const attn_backend *be, const char *verdict, con
 }
 
 /* Runs one backend on one problem whose inputs and oracle are ready. */
-static void check_backend(const attn_backend *be, const check_opts *o, bench_inputs *in,
-                          const attn_oracle *orc, const char *pstr, check_tally *tally) {
+static void check_backend(const attn_backend *be, const check_opts *o, workload *wl, const attn_oracle *orc,
+                          const char *pstr, check_tally *tally) {
   char why[ERRLEN] = "", extra[ERRLEN + 64];
   attn_config cfg = {.threads = o->threads};
-  attn_status s = be->supports(&in->p, why, sizeof why);
+  bench_inputs *in = &wl->in;
+  attn_status s = be->supports(&wl->planned, why, sizeof why);
   if (s != ATTN_OK) {
     snprintf(extra, sizeof extra, "  (declined: %s)", why[0] ? why : attn_status_name(s));
     print_case(o->out, be, "SKIPPED", NULL, pstr, extra);
@@ -73,12 +75,11 @@ static void check_backend(const attn_backend *be, const check_opts *o, bench_inp
     return;
   }
   void *plan = NULL;
-  s = be->plan(&in->p, &cfg, &plan, why, sizeof why);
+  s = be->plan(&wl->planned, &cfg, &plan, why, sizeof why);
   if (s == ATTN_OK) {
     /* NaN everywhere first: a backend that leaves an element unwritten fails. */
     for (int64_t i = 0; i < attn_o_elems(&in->p); i++) in->o[i] = NAN;
-    attn_tensors t = bench_tensors(in);
-    s = be->run(plan, &t);
+    s = workload_run(wl, be, plan);
     if (s != ATTN_OK) snprintf(why, sizeof why, "run: %s", attn_status_name(s));
   } else if (!why[0]) {
     snprintf(why, sizeof why, "plan: %s", attn_status_name(s));
@@ -119,24 +120,33 @@ static int check_problem(const char *str, const attn_backend **bes, int nbe, con
     return 2;
   }
   attn_problem_format(&p, pstr, sizeof pstr);
-  /* The oracle keeps two doubles per output element and a few per row. */
-  const double oracle_bytes = 16.0 * (double)attn_o_elems(&p) + 40.0 * (double)(p.b * p.h * p.lq);
-  bench_inputs in;
-  if (bench_memory_check(&p, oracle_bytes, err, sizeof err) != ATTN_OK ||
-      bench_inputs_alloc(&p, 1, &in, err, sizeof err) != ATTN_OK) {
+  workload wl;
+  int64_t *rows = NULL, nrows;
+  if (workload_init(&p, 1, 0, &wl, err, sizeof err) != ATTN_OK) {
     bench_error("%s", err);
     return 2;
   }
-  attn_oracle orc;
-  attn_tensors t = bench_tensors(&in);
-  if (attn_oracle_compute(&p, &t, &orc) != ATTN_OK) {
-    bench_error("cannot allocate the reference's buffers for %s", pstr);
-    bench_inputs_free(&in);
+  /* The oracle keeps two doubles per output element and a few per row. */
+  const attn_problem *f = &wl.full;
+  if ((nrows = workload_check_rows(&wl, &rows)) < 0 ||
+      bench_memory_check(f, 16.0 * (double)attn_o_elems(f) + 40.0 * (double)(f->b * f->h * f->lq), err,
+                         sizeof err) != ATTN_OK) {
+    bench_error("%s", nrows < 0 ? "cannot allocate the rows to check" : err);
+    workload_free(&wl);
     return 2;
   }
-  for (int i = 0; i < nbe; i++) check_backend(bes[i], o, &in, &orc, pstr, tally);
+  attn_oracle orc;
+  attn_tensors t = bench_tensors(&wl.in);
+  attn_status s = attn_oracle_compute_rows(f, &t, rows, nrows, &orc);
+  free(rows);
+  if (s != ATTN_OK) {
+    bench_error("cannot allocate the reference's buffers for %s", pstr);
+    workload_free(&wl);
+    return 2;
+  }
+  for (int i = 0; i < nbe; i++) check_backend(bes[i], o, &wl, &orc, pstr, tally);
   attn_oracle_free(&orc);
-  bench_inputs_free(&in);
+  workload_free(&wl);
   return 0;
 }
 

@@ -6,6 +6,7 @@
 
 #include "harness.h"
 #include "npy.h"
+#include "workload.h"
 
 typedef struct run_opts {
   const char *backend, *problem, *q, *k, *v, *lens, *out;
@@ -119,14 +120,14 @@ static int parse_run_opts(int argc, char **argv, run_opts *o) {
   return 0;
 }
 
-/* Plans and runs the backend once; returns 0 or prints the reason. */
-static int forward_once(const attn_backend *be, const attn_problem *p, int threads, const attn_tensors *t) {
+/* Plans and runs the workload once; returns 0 or prints the reason. */
+static int forward_once(const attn_backend *be, workload *wl, int threads) {
   char why[ERRLEN] = "";
   attn_config cfg = {.threads = threads};
   void *plan = NULL;
-  attn_status s = be->supports(p, why, sizeof why);
-  if (s == ATTN_OK) s = be->plan(p, &cfg, &plan, why, sizeof why);
-  if (s == ATTN_OK) s = be->run(plan, t);
+  attn_status s = be->supports(&wl->planned, why, sizeof why);
+  if (s == ATTN_OK) s = be->plan(&wl->planned, &cfg, &plan, why, sizeof why);
+  if (s == ATTN_OK) s = workload_run(wl, be, plan);
   if (plan) be->destroy(plan);
   if (s != ATTN_OK) {
     bench_error("backend %s: %s%s%s", be->name,
@@ -156,35 +157,33 @@ int cmd_run(int argc, char **argv) {
     bench_error("run: mask=pad needs --lens LENS.npy or lens= in the problem string");
     return 2;
   }
-  if (bench_memory_check(&p, bench_inputs_bytes(&p), err, sizeof err)) {
+  /* The inputs are read whole before they are copied in: room for both. */
+  workload wl;
+  if (workload_init(&p, 0, bench_inputs_bytes(&p), &wl, err, sizeof err)) {
     bench_error("%s", err);
     return 2;
   }
-  const int64_t qs[] = {p.b, p.h, p.lq, p.d}, ks[] = {p.b, p.hkv, p.lk, p.d}, vs[] = {p.b, p.hkv, p.lk, p.dv},
-                os[] = {p.b, p.h, p.lq, p.dv};
+  const attn_problem *f = &wl.full;
+  const int64_t qs[] = {f->b, f->h, f->lq, f->d}, ks[] = {f->b, f->hkv, f->lk, f->d},
+                vs[] = {f->b, f->hkv, f->lk, f->dv}, os[] = {f->b, f->h, f->lq, f->dv};
   npy_array q = {0}, k = {0}, v = {0};
-  bench_inputs in;
   rc = 2;
   if (read_tensor("q", o.q, qs, 4, &q) || read_tensor("k", o.k, ks, 4, &k) ||
       read_tensor("v", o.v, vs, 4, &v))
     goto out;
-  if (bench_inputs_alloc(&p, 0, &in, err, sizeof err)) {
-    bench_error("%s", err);
-    goto out;
-  }
-  memcpy(in.q, q.data, (size_t)q.count * sizeof(float));
-  memcpy(in.k, k.data, (size_t)k.count * sizeof(float));
-  memcpy(in.v, v.data, (size_t)v.count * sizeof(float));
-  for (int i = 0; i < p.nlens; i++) in.lens[i] = p.lens[i];
-  attn_tensors t = bench_tensors(&in);
-  if ((!o.lens || read_lens(o.lens, &p, in.lens) == 0) && forward_once(be, &p, o.threads, &t) == 0) {
-    if (npy_write_f32(o.out, in.o, os, 4, err, sizeof err))
+  memcpy(wl.in.q, q.data, (size_t)q.count * sizeof(float));
+  memcpy(wl.in.k, k.data, (size_t)k.count * sizeof(float));
+  memcpy(wl.in.v, v.data, (size_t)v.count * sizeof(float));
+  for (int i = 0; i < p.nlens; i++) wl.in.lens[i] = p.lens[i];
+  workload_prepare(&wl);
+  if ((!o.lens || read_lens(o.lens, &p, wl.in.lens) == 0) && forward_once(be, &wl, o.threads) == 0) {
+    if (npy_write_f32(o.out, wl.in.o, os, 4, err, sizeof err))
       bench_error("%s", err);
     else
       rc = 0;
   }
-  bench_inputs_free(&in);
 out:
+  workload_free(&wl);
   npy_free(&q);
   npy_free(&k);
   npy_free(&v);

@@ -63,9 +63,9 @@ typedef struct bench_stats {
 } bench_stats;
 
 double bench_now(void);
-/* Times backend->run on a ready plan: warm-up, then repetitions. */
-attn_status bench_time_run(const attn_backend *be, void *plan, const attn_tensors *t,
-                           const bench_timing_opts *o, bench_stats *st);
+/* Times fn(ctx), which must be ready to run (plans made, pages touched):
+ * warm-up, then repetitions. */
+attn_status bench_time(attn_status (*fn)(void *ctx), void *ctx, const bench_timing_opts *o, bench_stats *st);
 
 /* ---- machine and threads ---- */
 typedef struct bench_machine {

@@ -13,10 +13,12 @@
 #include <string.h>
 
 static const char *const mask_names[] = {"none", "causal", "causal-tl", "pad"};
+static const char *const op_names[] = {"attn", "decode"};
 static const char *const fill_names[] = {"random", "large", "same-keys", "const-v", "dominant"};
 #define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 const char *attn_mask_name(attn_mask m) { return (int)m < COUNT(mask_names) ? mask_names[m] : "?"; }
+const char *attn_op_name(attn_op o) { return (int)o < COUNT(op_names) ? op_names[o] : "?"; }
 const char *attn_fill_name(attn_fill f) { return (int)f < COUNT(fill_names) ? fill_names[f] : "?"; }
 
 const char *attn_status_name(attn_status s) {
@@ -73,7 +75,7 @@ static int parse_name(const char *v, const char *const *names, int count, int *o
   return -1;
 }
 
-typedef enum { KEY_SIZE, KEY_SCALE, KEY_MASK, KEY_FILL, KEY_SEED, KEY_LENS } key_kind;
+typedef enum { KEY_OP, KEY_SIZE, KEY_STEPS, KEY_SCALE, KEY_MASK, KEY_FILL, KEY_SEED, KEY_LENS } key_kind;
 
 typedef struct key_def {
   const char *name;
@@ -86,11 +88,13 @@ typedef struct key_def {
 #define SIZE_KEY(f, always)                                                                                  \
   { #f, KEY_SIZE, offsetof(attn_problem, f), always, "a positive integer" }
 static const key_def keys[] = {
+    {"op", KEY_OP, 0, 0, "attn or decode"},
     SIZE_KEY(b, 1),
     SIZE_KEY(h, 1),
     SIZE_KEY(hkv, 1),
     SIZE_KEY(lq, 1),
     SIZE_KEY(lk, 1),
+    {"steps", KEY_STEPS, 0, 0, "a positive number of decode steps"},
     SIZE_KEY(d, 1),
     SIZE_KEY(dv, 1),
     {"scale", KEY_SCALE, 0, 0, "a finite nonzero number"},
@@ -151,6 +155,11 @@ static int parse_value(const key_def *k, const char *v, attn_problem *p) {
     return 0;
   }
   case KEY_LENS: return parse_lens(v, p);
+  case KEY_OP:
+    if (parse_name(v, op_names, COUNT(op_names), &idx)) return -1;
+    p->op = (attn_op)idx;
+    return 0;
+  case KEY_STEPS: return parse_i64(v, &p->steps) || p->steps < 1 ? -1 : 0;
   }
   return -1;
 }
@@ -181,6 +190,27 @@ attn_status attn_problem_validate(const attn_problem *p, char *err, size_t n) {
       return ATTN_EINVAL;
     }
   }
+  if (p->op == ATTN_OP_DECODE) {
+    if (p->steps < 1) {
+      say(err, n, "problem key 'steps' is required for op=decode");
+      return ATTN_EINVAL;
+    }
+    if (p->lq != 1) {
+      say(err, n, "problem key 'lq': op=decode takes one query per step (lq=1), not %" PRId64, p->lq);
+      return ATTN_EINVAL;
+    }
+    if (p->mask != ATTN_MASK_NONE) {
+      say(err, n, "problem key 'mask': op=decode sees its whole cache, so mask must be none");
+      return ATTN_EINVAL;
+    }
+    if (p->lk > INT64_MAX / 2 || p->steps > INT64_MAX / 2 - p->lk) {
+      say(err, n, "problem key 'steps': the cache lk+steps is too large to address");
+      return ATTN_ENOMEM;
+    }
+  } else if (p->steps) {
+    say(err, n, "problem key 'steps': only meaningful with op=decode");
+    return ATTN_EINVAL;
+  }
   if (p->h % p->hkv) {
     say(err, n, "problem key 'hkv': h=%" PRId64 " is not divisible by hkv=%" PRId64, p->h, p->hkv);
     return ATTN_EINVAL;
@@ -199,9 +229,11 @@ attn_status attn_problem_validate(const attn_problem *p, char *err, size_t n) {
       return ATTN_EINVAL;
     }
   /* Every tensor and the oracle's double copy of the output must be
-   * addressable in bytes, and lengths must fit the int32 pad lengths. */
-  const int64_t q[] = {p->b, p->h, p->lq, p->d, 8}, k[] = {p->b, p->hkv, p->lk, p->d, 8},
-                v[] = {p->b, p->hkv, p->lk, p->dv, 8}, o[] = {p->b, p->h, p->lq, p->dv, 8 * 4};
+   * addressable in bytes, and lengths must fit the int32 pad lengths. A
+   * decode's tensors hold all its steps and its grown cache. */
+  const int64_t lq = p->op == ATTN_OP_DECODE ? p->steps : p->lq, lk = p->lk + p->steps;
+  const int64_t q[] = {p->b, p->h, lq, p->d, 8}, k[] = {p->b, p->hkv, lk, p->d, 8},
+                v[] = {p->b, p->hkv, lk, p->dv, 8}, o[] = {p->b, p->h, lq, p->dv, 8 * 4};
   const struct {
     const char *key;
     const int64_t *dims;
@@ -213,8 +245,8 @@ attn_status attn_problem_validate(const attn_problem *p, char *err, size_t n) {
       return ATTN_ENOMEM;
     }
   }
-  if (p->lk > INT32_MAX || p->lq > INT32_MAX) {
-    say(err, n, "problem key '%s': lengths above 2^31-1 are not supported", p->lk > INT32_MAX ? "lk" : "lq");
+  if (lk > INT32_MAX || lq > INT32_MAX) {
+    say(err, n, "problem key '%s': lengths above 2^31-1 are not supported", lk > INT32_MAX ? "lk" : "lq");
     return ATTN_EINVAL;
   }
   return ATTN_OK;
@@ -271,6 +303,7 @@ attn_status attn_problem_parse(const char *s, attn_problem *p, char *err, size_t
       return ATTN_EINVAL;
     }
   }
+  if (p->op == ATTN_OP_DECODE && p->lq == UNSET) p->lq = 1;
   if (p->hkv == UNSET) p->hkv = p->h;
   if (p->lk == UNSET) p->lk = p->lq;
   if (p->dv == UNSET) p->dv = p->d;
@@ -305,6 +338,12 @@ char *attn_problem_format(const attn_problem *p, char *buf, size_t n) {
       break;
     case KEY_SEED:
       if (p->seed) at = append(buf, n, at, "%sseed=%" PRIu64, sep, p->seed);
+      break;
+    case KEY_OP:
+      if (p->op != ATTN_OP_ATTN) at = append(buf, n, at, "%sop=%s", sep, attn_op_name(p->op));
+      break;
+    case KEY_STEPS:
+      if (p->steps) at = append(buf, n, at, "%ssteps=%" PRId64, sep, p->steps);
       break;
     case KEY_LENS:
       for (int j = 0; j < p->nlens; j++) at = append(buf, n, at, "%s%d", j ? ":" : ",lens=", (int)p->lens[j]);

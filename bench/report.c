@@ -109,6 +109,10 @@ static json_t *row_json(const bench_row *w) {
   json_object_set_new(b, "flops", json_real(w->flops));
   json_object_set_new(b, "gflops", json_real(w->gflops));
   json_object_set_new(b, "note", json_string(w->note));
+  if (w->tokens_per_s > 0) {
+    json_object_set_new(b, "step_us", json_real(w->step_us));
+    json_object_set_new(b, "tokens_per_s", json_real(w->tokens_per_s));
+  }
   json_object_set_new(b, "verified", json_string(w->verified));
   return b;
 }

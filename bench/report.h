@@ -18,8 +18,9 @@ typedef struct bench_row {
   double plan_ms;
   double workspace_mib; /* what the backend's plan holds beyond inputs and output */
   bench_stats st;
-  double flops;  /* per run, visible pairs only */
-  double gflops; /* flops / median */
+  double flops;                 /* per run, visible pairs only */
+  double gflops;                /* flops / median */
+  double step_us, tokens_per_s; /* op=decode: median time per step, tokens per second */
 } bench_row;
 
 typedef struct bench_report {

@@ -1,5 +1,5 @@
-/* One timing routine for every backend: the plan is made before, the output
- * is verified after, and only run() is inside the clock. */
+/* One timing routine for every backend and workload: plans are made before,
+ * the output is verified after, and only the run is inside the clock. */
 #include <stdlib.h>
 #include <time.h>
 
@@ -24,14 +24,13 @@ static double quantile(const double *xs, int n, double q) {
   return xs[lo] + (at - lo) * (xs[lo + 1] - xs[lo]);
 }
 
-attn_status bench_time_run(const attn_backend *be, void *plan, const attn_tensors *t,
-                           const bench_timing_opts *o, bench_stats *st) {
+attn_status bench_time(attn_status (*fn)(void *ctx), void *ctx, const bench_timing_opts *o, bench_stats *st) {
   attn_status s;
   /* Warm-up fills caches and settles the clock; a run that takes seconds has
    * done that by itself, so slow cases stop warming up after one. */
   for (int i = 0; i < o->warmup; i++) {
     double start = bench_now();
-    if ((s = be->run(plan, t)) != ATTN_OK) return s;
+    if ((s = fn(ctx)) != ATTN_OK) return s;
     if (bench_now() - start > 1.0) break;
   }
   /* Samples are kept in a buffer made before timing starts. */
@@ -41,7 +40,7 @@ attn_status bench_time_run(const attn_backend *be, void *plan, const attn_tensor
   double spent = 0;
   while (n < o->max_reps && (n < o->min_reps || spent < o->min_time)) {
     double t0 = bench_now();
-    s = be->run(plan, t);
+    s = fn(ctx);
     double dt = bench_now() - t0;
     if (s != ATTN_OK) {
       free(ms);

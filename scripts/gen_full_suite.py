@@ -34,4 +34,7 @@ for fill, m, (lq, lk, d) in itertools.product(
 # Scales other than the default, including negative.
 for s in ["1", "0.01", "4", "-1"]:
     lines.append(f"h=2,lq=40,lk=90,d=32,scale={s}")
+# Decode steps: caches from 1 key to several blocks, grouped-query heads.
+for lk, steps, (h, hkv), d in itertools.product([1, 63, 300], [1, 5, 70], [(4, 4), (8, 2), (6, 1)], [64, 128]):
+    lines.append(f"op=decode,b=2,h={h},hkv={hkv},lk={lk},steps={steps},d={d}")
 (root / "bench/suites/full.txt").write_text("\n".join(lines) + "\n")

@@ -39,6 +39,14 @@ typedef enum attn_mask {
 
 typedef enum attn_dtype { ATTN_F32 } attn_dtype;
 
+/* The workload. Backends are only ever handed op=attn problems: the harness
+ * drives every other workload through a backend's attention forward. */
+typedef enum attn_op {
+  ATTN_OP_ATTN,   /* one attention forward */
+  ATTN_OP_DECODE, /* `steps` single-query steps against a K/V cache that starts at lk
+                     keys and grows by one per step */
+} attn_op;
+
 /* How check and bench generate inputs; part of the problem so that a problem
  * string reproduces the exact inputs. Backends ignore it. */
 typedef enum attn_fill {
@@ -64,6 +72,8 @@ typedef struct attn_problem {
   float scale; /* score scale; 0 selects the default 1/sqrt(d) (attn_scale) */
   attn_mask mask;
   attn_dtype dtype; /* f32 only so far; the layout is [b][heads][len][dim], contiguous */
+  attn_op op;
+  int64_t steps; /* op=decode: decode steps; 0 otherwise */
 
   /* input generation */
   attn_fill fill;

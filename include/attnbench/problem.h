@@ -39,6 +39,7 @@ double attn_flops(const attn_problem *p, const int32_t *lens);
 
 const char *attn_mask_name(attn_mask m);
 const char *attn_fill_name(attn_fill f);
+const char *attn_op_name(attn_op o);
 
 #ifdef __cplusplus
 }

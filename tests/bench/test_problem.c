@@ -79,6 +79,21 @@ Test(problem, errors_name_the_offending_key) {
   expect_error("h=100000,lq=100000000,d=100000000", ATTN_ENOMEM, "too large to address");
 }
 
+Test(problem, decode_keys) {
+  char s[ATTN_PROBLEM_STRLEN];
+  attn_problem p = parse_ok("op=decode,h=32,hkv=8,lk=1024,steps=64,d=128");
+  cr_expect_eq(p.op, ATTN_OP_DECODE);
+  cr_expect_eq(p.lq, 1);
+  cr_expect_eq(p.steps, 64);
+  cr_expect_str_eq(attn_problem_format(&p, s, sizeof s),
+                   "op=decode,b=1,h=32,hkv=8,lq=1,lk=1024,steps=64,d=128,dv=128,mask=none");
+  expect_error("op=decode,h=4,lk=8,d=16", ATTN_EINVAL, "'steps' is required");
+  expect_error("op=decode,h=4,lq=2,steps=3,d=16", ATTN_EINVAL, "'lq'");
+  expect_error("op=decode,h=4,steps=3,d=16,mask=causal", ATTN_EINVAL, "'mask'");
+  expect_error("h=4,lq=2,steps=3,d=16", ATTN_EINVAL, "only meaningful with op=decode");
+  expect_error("op=prefill,h=4,lq=2,d=16", ATTN_EINVAL, "'op'");
+}
+
 Test(problem, flops_count_visible_pairs_only) {
   attn_problem p = parse_ok("h=2,lq=4,lk=4,d=8,mask=causal-tl");
   cr_expect_eq(attn_visible_pairs(&p, NULL), 2.0 * (1 + 2 + 3 + 4));

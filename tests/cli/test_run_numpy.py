@@ -44,16 +44,20 @@ CASES = [
     dict(b=2, h=2, hkv=2, lq=11, lk=17, d=5, dv=5, mask="causal-tl"),
     dict(b=3, h=4, hkv=1, lq=6, lk=19, d=8, dv=10, mask="pad"),
     dict(b=1, h=8, hkv=2, lq=1, lk=200, d=64, dv=64, mask="none"),
+    # A decode's steps are the rows of a bottom-right causal attention over its final cache.
+    dict(op="decode", b=2, h=4, hkv=2, lk=20, steps=7, d=16, dv=8, mask="none"),
 ]
 
 rng = np.random.default_rng(2026)
 failures, passed = [], 0
 for backend in backends():
     for c in CASES:
-        q = rng.standard_normal((c["b"], c["h"], c["lq"], c["d"])).astype(np.float32)
-        k = rng.standard_normal((c["b"], c["hkv"], c["lk"], c["d"])).astype(np.float32)
-        v = rng.standard_normal((c["b"], c["hkv"], c["lk"], c["dv"])).astype(np.float32)
-        lens = np.array([0, 1, c["lk"]][: c["b"]], dtype=np.int64)
+        decode = c.get("op") == "decode"
+        lq, lk = (c["steps"], c["lk"] + c["steps"]) if decode else (c["lq"], c["lk"])
+        q = rng.standard_normal((c["b"], c["h"], lq, c["d"])).astype(np.float32)
+        k = rng.standard_normal((c["b"], c["hkv"], lk, c["d"])).astype(np.float32)
+        v = rng.standard_normal((c["b"], c["hkv"], lk, c["dv"])).astype(np.float32)
+        lens = np.array([0, 1, lk][: c["b"]], dtype=np.int64)
         files = {n: os.path.join(tmp, n + ".npy") for n in ("q", "k", "v", "lens", "o")}
         for n, a in (("q", q), ("k", k), ("v", v), ("lens", lens)):
             np.save(files[n], a)
@@ -70,8 +74,8 @@ for backend in backends():
             failures.append(f"{backend} {problem}: exit {r.returncode}: {r.stderr.strip()}")
             continue
         o = np.load(files["o"]).astype(np.float64)
-        want = numpy_attention(q.astype(np.float64), k.astype(np.float64), v.astype(np.float64), c["mask"], lens,
-                               1 / np.sqrt(c["d"]))
+        want = numpy_attention(q.astype(np.float64), k.astype(np.float64), v.astype(np.float64),
+                               "causal" if decode else c["mask"], lens, 1 / np.sqrt(c["d"]))
         # float32 arithmetic on unit-normal inputs: errors of a few 1e-7; 2e-5 leaves room for long rows and
         # fast exp approximations while any real bug (a masked key, a wrong head) moves outputs by 1e-2.
         err = np.abs(o - want).max()
