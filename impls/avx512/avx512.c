@@ -1,0 +1,222 @@
+/* avx512: a flash-attention style fp32 kernel for AVX-512 CPUs.
+ *
+ * This file is the configuration (baseline flags, no intrinsics): the vtable,
+ * availability, the block-size table and plan(). The loops are in
+ * avx512_loops.c, the micro-kernels in avx512_wide.c / avx512_narrow.c
+ * (compiled with the avx512 flags), the exp2 in avx512_exp.h. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <omp.h>
+
+#include "attnbench/attn.h"
+#include "attnbench/cpu.h"
+#include "avx512/avx512_exp.h"
+#include "avx512/avx512_kernels.h"
+#include "avx512/avx512_plan.h"
+
+/* Block sizes by cache size, first row that fits. A query block's working
+ * set is Q^T (d x bq), O^T (dv x bq) and S^T (bk x bq) floats: 96 KiB at
+ * bq = 64, bk = 128, d = dv = 128, L2-resident, while what a tile touches per
+ * step (a few query vectors, a few key rows) stays in L1. Larger bq amortises
+ * the K/V stream over more rows. bk is the same in every row: it is the
+ * key_block the backend declares to the tolerance model (.accuracy), and on
+ * Zen 5 bk = 64..128 and bq = 32..64 measured within noise of each other. */
+typedef struct avx512_blocks {
+  long l1d, l2; /* minimum cache sizes in bytes */
+  int64_t bq, bk;
+} avx512_blocks;
+
+static const avx512_blocks block_table[] = {
+    {48 * 1024, 1024 * 1024, 64, AVX512_BLOCK_K}, /* Zen 4/5, Ice Lake-SP and later */
+    {32 * 1024, 1024 * 1024, 64, AVX512_BLOCK_K}, /* Skylake-SP, Cascade Lake */
+    {32 * 1024, 256 * 1024, 32, AVX512_BLOCK_K},  /* small L2: halve Q^T, O^T and S^T */
+    {0, 0, 32, AVX512_BLOCK_K},                   /* caches unknown */
+};
+
+static long cache_size(int name, long fallback) {
+  const long v = sysconf(name);
+  return v > 0 ? v : fallback;
+}
+
+static const avx512_blocks *blocks_for_this_cpu(long *l1d, long *l2) {
+  *l1d = cache_size(_SC_LEVEL1_DCACHE_SIZE, 0);
+  *l2 = cache_size(_SC_LEVEL2_CACHE_SIZE, 0);
+  size_t i = 0;
+  while (i + 1 < sizeof block_table / sizeof block_table[0] &&
+         (*l1d < block_table[i].l1d || *l2 < block_table[i].l2))
+    i++;
+  return &block_table[i];
+}
+
+static int avx512_available(void) { return attn_cpu_has_avx512(); }
+
+static attn_status check_problem(const attn_problem *p, char *why, size_t n) {
+  if (p->dtype != ATTN_F32) {
+    if (why && n) snprintf(why, n, "avx512 computes f32 only");
+    return ATTN_UNSUPPORTED;
+  }
+  if (p->b < 1 || p->h < 1 || p->hkv < 1 || p->lq < 0 || p->lk < 0 || p->d < 1 || p->dv < 1 ||
+      p->h % p->hkv) {
+    if (why && n) snprintf(why, n, "malformed sizes (b, h, hkv, lq, lk, d, dv)");
+    return ATTN_EINVAL;
+  }
+  if (p->lk > INT32_MAX) {
+    if (why && n) snprintf(why, n, "lk above 2^31 - 1: visible ends are kept as int32 lanes");
+    return ATTN_UNSUPPORTED;
+  }
+  return ATTN_OK;
+}
+
+static attn_status avx512_supports(const attn_problem *p, char *why, size_t n) {
+  return check_problem(p, why, n);
+}
+
+/* Everything plan() decides except the memory. */
+static void decide(const attn_problem *p, int threads, avx512_plan *pl) {
+  long l1d, l2;
+  const avx512_blocks *bl = blocks_for_this_cpu(&l1d, &l2);
+  pl->p = *p;
+  pl->threads = threads > 0 ? threads : 1;
+  pl->group = p->h / p->hkv;
+  pl->job_rows = pl->group * p->lq;
+  pl->narrow = pl->job_rows < AVX512_NARROW_ROWS;
+  pl->bk = bl->bk;
+  if (pl->narrow) {
+    pl->bq = pl->job_rows;
+    pl->qblocks = 1;
+  } else {
+    int64_t bq = bl->bq;
+    /* Very wide heads: keep Q^T and O^T of a block within half of L2. */
+    while (bq > 16 && l2 > 0 && (p->d + p->dv) * bq * (int64_t)sizeof(float) > l2 / 2) bq -= 16;
+    const int64_t need = (pl->job_rows + 15) / 16 * 16;
+    pl->bq = bq < need ? bq : need;
+    pl->qblocks = (pl->job_rows + pl->bq - 1) / pl->bq;
+  }
+  pl->jobs = p->b * p->hkv * pl->qblocks;
+  /* Too few jobs to keep every thread busy to the end: cut each job's keys
+   * into parts (twice as many as threads, handed out dynamically so that a
+   * thread the OS preempts does not hold up the others) whose partial states
+   * are merged; only with enough keys to be worth a merge. A wave of up to 8
+   * jobs is in flight at once: one barrier per wave, and partial states for
+   * at most 8 * parts rows blocks. */
+  const int64_t nblk = (p->lk + pl->bk - 1) / pl->bk;
+  const int split =
+      pl->threads > 1 && pl->jobs < 8 * (int64_t)pl->threads && nblk >= 2 * (int64_t)pl->threads;
+  pl->split = split ? 2 * pl->threads : 1;
+  pl->wave = split ? (pl->jobs < 8 ? pl->jobs : 8) : 0;
+  pl->qscale = (float)((double)attn_scale(p) * 1.4426950408889634);
+  pl->dp = (p->d + 15) / 16 * 16;
+  pl->dvp = (p->dv + 15) / 16 * 16;
+  pl->rmax = pl->narrow ? AVX512_NARROW_ROWS : pl->bq;
+  pl->thread_bytes = avx512_thread_bytes(pl);
+  if (pl->split > 1)
+    snprintf(pl->note, sizeof pl->note, "split-k x%d %s %ldx%ld", pl->split, pl->narrow ? "narrow" : "wide",
+             (long)pl->bq, (long)pl->bk);
+  else
+    snprintf(pl->note, sizeof pl->note, "rows-parallel %s %ldx%ld", pl->narrow ? "narrow" : "wide",
+             (long)pl->bq, (long)pl->bk);
+}
+
+static size_t part_floats(const avx512_plan *pl) {
+  return pl->split > 1 ? (size_t)(pl->wave * pl->split * pl->rmax) * (size_t)(2 + pl->dvp) : 0;
+}
+
+static size_t avx512_workspace(const attn_problem *p, const attn_config *cfg) {
+  if (check_problem(p, NULL, 0) != ATTN_OK) return 0;
+  avx512_plan pl;
+  memset(&pl, 0, sizeof pl);
+  decide(p, cfg->threads, &pl);
+  return (size_t)pl.threads * pl.thread_bytes + part_floats(&pl) * sizeof(float);
+}
+
+static void avx512_destroy(void *plan) {
+  avx512_plan *pl = plan;
+  if (!pl) return;
+  free(pl->ws);
+  free(pl->part_m);
+  free(pl);
+}
+
+static attn_status avx512_plan_create(const attn_problem *p, const attn_config *cfg, void **out, char *why,
+                                      size_t n) {
+  const attn_status st = check_problem(p, why, n);
+  if (st != ATTN_OK) return st;
+  avx512_plan *pl = calloc(1, sizeof *pl);
+  if (!pl) return ATTN_ENOMEM;
+  decide(p, cfg->threads, pl);
+  pl->ws = aligned_alloc(64, (size_t)pl->threads * pl->thread_bytes);
+  const size_t pf = part_floats(pl);
+  if (pf) {
+    pl->part_m = aligned_alloc(64, (pf * sizeof(float) + 63) & ~(size_t)63);
+    if (pl->part_m) {
+      const size_t ms = (size_t)(pl->wave * pl->split * pl->rmax);
+      pl->part_l = pl->part_m + ms;
+      /* acc rows start on a cache line like the kernels' own buffers */
+      pl->part_acc = pl->part_m + ((2 * ms + 15) & ~(size_t)15);
+    }
+  }
+  if (!pl->ws || (pf && !pl->part_m)) {
+    avx512_destroy(pl);
+    return ATTN_ENOMEM;
+  }
+  /* Each thread touches its own slice (page faults happen here, not in the
+   * timed run, and pages land near the thread); this also starts the pool. */
+#pragma omp parallel num_threads(pl->threads)
+  for (int s = omp_get_thread_num(); s < pl->threads; s += omp_get_num_threads())
+    memset(pl->ws + (size_t)s * pl->thread_bytes, 0, pl->thread_bytes);
+  if (pf) memset(pl->part_m, 0, pf * sizeof(float));
+  *out = pl;
+  return ATTN_OK;
+}
+
+static attn_status avx512_run(void *plan, const attn_tensors *t) {
+  const avx512_plan *pl = plan;
+  if (!pl || !t || !t->q || !t->k || !t->v || !t->o || (pl->p.mask == ATTN_MASK_PAD && !t->lens))
+    return ATTN_EINVAL;
+  return avx512_run_loops(pl, t);
+}
+
+static const char *avx512_plan_note(const void *plan) {
+  return plan ? ((const avx512_plan *)plan)->note : NULL;
+}
+
+static void avx512_describe(attn_emit_fn emit, void *ctx) {
+  long l1d, l2;
+  const avx512_blocks *bl = blocks_for_this_cpu(&l1d, &l2);
+  char buf[96];
+  snprintf(buf, sizeof buf, "%ld", (long)bl->bq);
+  emit(ctx, "block_q", buf);
+  snprintf(buf, sizeof buf, "%ld", (long)bl->bk);
+  emit(ctx, "block_k", buf);
+  snprintf(buf, sizeof buf, "L1d %ld KiB, L2 %ld KiB", l1d / 1024, l2 / 1024);
+  emit(ctx, "block_table_key", buf);
+  snprintf(buf, sizeof buf, "avx512_qkt_%dx%ld, avx512_pvt_%dx%ld (wide: query rows in lanes)",
+           avx512_wide_tile((int)(bl->bq / 16)), (long)bl->bq, avx512_wide_tile((int)(bl->bq / 16)),
+           (long)bl->bq);
+  emit(ctx, "tiles", buf);
+  emit(ctx, "decode_tiles", "avx512_qk_4x16, avx512_pv_4x64 (narrow: keys in lanes, jobs of < 16 rows)");
+  emit(ctx, "threads",
+       "rows-parallel over (batch, kv head, query block) jobs; split-k (2 parts per thread, "
+       "merged) when jobs < 8 per thread");
+  snprintf(buf, sizeof buf, "avx512_exp2_u1 (max rel err %g)", AVX512_EXP2_REL_ERR);
+  emit(ctx, "exp", buf);
+}
+
+const attn_backend attn_backend_avx512 = {
+    .name = "avx512",
+    .summary = "AVX-512 flash attention: tiled online softmax, fp32 FMA micro-kernels, split-k decode",
+    /* The exp2 bound (avx512_exp.h); the running maximum is rescaled at most
+     * once per key block of AVX512_BLOCK_K keys, split-k merge included. */
+    .accuracy = {.exp_rel_err = AVX512_EXP2_REL_ERR, .key_block = AVX512_BLOCK_K},
+    .available = avx512_available,
+    .supports = avx512_supports,
+    .workspace_size = avx512_workspace,
+    .plan = avx512_plan_create,
+    .run = avx512_run,
+    .destroy = avx512_destroy,
+    .plan_note = avx512_plan_note,
+    .describe = avx512_describe,
+};
