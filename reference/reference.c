@@ -50,7 +50,8 @@ static attn_status oracle_alloc(const attn_problem *p, int64_t nrows, attn_oracl
   return ATTN_OK;
 }
 
-/* One query row (flat index into [b][h][lq]), held at slot row: out[c] = sum_j a_j v_jc with a = softmax over visible keys. */
+/* One query row (flat index into [b][h][lq]), held at slot row: out[c] = sum_j a_j v_jc with a = softmax over
+ * visible keys. */
 static void oracle_row(const attn_problem *p, const attn_tensors *t, int64_t flat, int64_t row, double *s,
                        attn_oracle *o) {
   const int64_t bi = flat / (p->h * p->lq), hi = flat / p->lq % p->h, i = flat % p->lq;
