@@ -30,6 +30,17 @@
 
 #include <stdint.h>
 
+/* Spellings the kernel files share. */
+#define INLINE static inline __attribute__((always_inline))
+/* Tile loops must be fully unrolled so that accumulator arrays live in
+ * registers; each compiler has its own spelling. */
+#if defined(__clang__)
+#define UNROLL _Pragma("clang loop unroll(full)")
+#else
+#define UNROLL _Pragma("GCC unroll 16")
+#endif
+#define NOINLINE static __attribute__((noinline))
+
 /* Register tile of the wide kernels for nv query vectors: keys (qk) or value
  * dims (pv) per tile. Shared with the loops so that describe() names it. */
 static inline int avx512_wide_tile(int nv) { return nv == 4 ? 6 : nv == 3 ? 8 : 12; }

@@ -20,16 +20,6 @@
 #include "avx512/avx512_kernels.h"
 #include "avx512/avx512_prefetch.h"
 
-#define INLINE static inline __attribute__((always_inline))
-/* Tile loops must be fully unrolled so that accumulator arrays live in
- * registers; each compiler has its own spelling. */
-#if defined(__clang__)
-#define UNROLL _Pragma("clang loop unroll(full)")
-#else
-#define UNROLL _Pragma("GCC unroll 16")
-#endif
-#define NOINLINE static __attribute__((noinline))
-
 static inline __mmask16 lanes_below(int64_t n) {
   return n <= 0 ? 0 : n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1);
 }

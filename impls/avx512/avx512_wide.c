@@ -20,15 +20,6 @@
 #include "avx512/avx512_kernels.h"
 #include "avx512/avx512_prefetch.h"
 
-#define INLINE static inline __attribute__((always_inline))
-/* Tile loops must be fully unrolled so that accumulator arrays live in
- * registers; each compiler has its own spelling. */
-#if defined(__clang__)
-#define UNROLL _Pragma("clang loop unroll(full)")
-#else
-#define UNROLL _Pragma("GCC unroll 16")
-#endif
-#define NOINLINE static __attribute__((noinline))
 #define TILE_MAX 12
 
 /* S^T tile: jt keys x nv*16 queries; d steps of one broadcast key element
