@@ -3,7 +3,8 @@
 # Usage: scripts/deps.sh   (as root, or with sudo available)
 set -euo pipefail
 
-packages=(build-essential cmake pkg-config libopenblas-dev libdnnl-dev libhwloc-dev libjansson-dev
+# ocl-icd-opencl-dev: Debian's dnnl CMake package requires OpenCL (only a Recommends).
+packages=(build-essential cmake pkg-config libopenblas-dev libdnnl-dev ocl-icd-opencl-dev libhwloc-dev libjansson-dev
           libcriterion-dev python3-numpy)
 
 missing=()

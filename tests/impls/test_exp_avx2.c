@@ -13,21 +13,9 @@
 #include "attnbench/cpu.h"
 #include "attnbench/problem.h"
 #include "exp_avx2_eval.h"
+#include "lane_verdict.h"
 
 #define CHUNK 4096
-
-static float from_bits(uint32_t u) {
-  float f;
-  memcpy(&f, &u, sizeof f);
-  return f;
-}
-
-typedef struct verdict {
-  double max_rel; /* over x >= -126 */
-  float worst_x;
-  uint64_t checked, bad;
-  float bad_x, bad_y; /* the first violation */
-} verdict;
 
 /* What exp2_avx2.h promises for one input, given its output. */
 static int acceptable(float x, float y, double bound, double *rel) {
@@ -50,16 +38,8 @@ static void check_inputs(const float *x, size_t n, double bound, verdict *v) {
   for (size_t i = 0; i < n; i++) {
     double rel;
     const int ok = acceptable(x[i], y[i], bound, &rel);
-    if (rel > v->max_rel) {
-      v->max_rel = rel;
-      v->worst_x = x[i];
-    }
-    if (!ok && v->bad++ == 0) {
-      v->bad_x = x[i];
-      v->bad_y = y[i];
-    }
+    verdict_add(v, x[i], y[i], ok, rel);
   }
-  v->checked += n;
 }
 
 /* Every stride-th bit pattern in [lo, hi] (inclusive, as uint32). */

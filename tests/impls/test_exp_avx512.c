@@ -14,14 +14,9 @@
 #include "attnbench/cpu.h"
 #include "attnbench/problem.h"
 #include "exp_avx512_eval.h"
+#include "lane_verdict.h"
 
 #define CHUNK 4096
-
-static float from_bits(uint32_t u) {
-  float f;
-  memcpy(&f, &u, sizeof f);
-  return f;
-}
 
 static uint32_t bits_of(float f) {
   uint32_t u;
@@ -48,29 +43,14 @@ static int acceptable(float x, float y, double bound, double *rel) {
   return fabs((double)y - ref) <= 0x1p-149;
 }
 
-typedef struct verdict {
-  double max_rel;
-  float worst_x;
-  uint64_t checked, bad;
-  float bad_x, bad_y; /* the first violation */
-} verdict;
-
 static void check_inputs(const float *x, size_t n, verdict *v) {
   float y[CHUNK];
   exp_avx512_eval(x, y, n);
   for (size_t i = 0; i < n; i++) {
     double rel;
     const int ok = acceptable(x[i], y[i], exp_avx512_stated_bound, &rel);
-    if (rel > v->max_rel) {
-      v->max_rel = rel;
-      v->worst_x = x[i];
-    }
-    if (!ok && v->bad++ == 0) {
-      v->bad_x = x[i];
-      v->bad_y = y[i];
-    }
+    verdict_add(v, x[i], y[i], ok, rel);
   }
-  v->checked += n;
 }
 
 /* Every stride-th bit pattern from lo to hi inclusive (as uint32). */
