@@ -4,7 +4,7 @@
 set -euo pipefail
 
 # ocl-icd-opencl-dev: Debian's dnnl CMake package requires OpenCL (only a Recommends).
-packages=(build-essential cmake pkg-config libopenblas-dev libdnnl-dev ocl-icd-opencl-dev libhwloc-dev libjansson-dev
+packages=(build-essential cmake pkg-config libopenblas-dev libdnnl-dev ocl-icd-opencl-dev libhwloc-dev libjansson-dev gnuplot-nox
           libcriterion-dev python3-numpy)
 
 missing=()

@@ -37,9 +37,9 @@ if not series:
 panels = sorted(series)
 cols = min(2, len(panels))
 rows = (len(panels) + cols - 1) // cols
-script = [f"set terminal pngcairo size {700 * cols},{450 * rows} font ',10'", f"set output '{out}'",
+script = [f"set terminal pngcairo size {800 * cols},{450 * rows} font ',10'", f"set output '{out}'",
           f"set multiplot layout {rows},{cols}", "set logscale x 2", "set xlabel 'lq = lk'",
-          "set ylabel 'GFLOP/s (visible pairs)'", "set key top left", "set grid"]
+          "set ylabel 'GFLOP/s (visible pairs)'", "set key outside right top", "set grid"]
 for shape in panels:
     lines = series[shape]
     script.append(f"set title '{shape}'")
