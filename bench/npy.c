@@ -82,6 +82,7 @@ static size_t descr_size(const char *descr) {
 
 int npy_read(const char *path, npy_array *a, char *err, size_t n) {
   memset(a, 0, sizeof *a);
+  if (err && n) err[0] = 0;
   FILE *f = fopen(path, "rb");
   if (!f) {
     snprintf(err, n, "cannot open %s: %s", path, strerror(errno));
@@ -139,7 +140,13 @@ int npy_read(const char *path, npy_array *a, char *err, size_t n) {
   }
   rc = 0;
 out:
-  if (rc) npy_free(a);
+  if (rc) {
+    npy_free(a);
+    if (err && n && !err[0]) snprintf(err, n, "%s: cannot read: %s", path, strerror(errno));
+    /* The message may quote header bytes: keep it one printable line. */
+    for (char *c = err; c && n && *c; c++)
+      if ((unsigned char)*c < 0x20 || *c == 0x7f) *c = '?';
+  }
   free(hdr);
   fclose(f);
   return rc;

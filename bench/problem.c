@@ -47,11 +47,15 @@ void attn_problem_init(attn_problem *p) {
   p->fill = ATTN_FILL_RANDOM;
 }
 
+/* Messages quote the offending input, which may hold any byte: control
+ * characters become '?' so that an error stays one printable line. */
 static void say(char *err, size_t n, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   if (err && n) vsnprintf(err, n, fmt, ap);
   va_end(ap);
+  for (char *c = err; c && n && *c; c++)
+    if ((unsigned char)*c < 0x20 || *c == 0x7f) *c = '?';
 }
 
 /* ---- value parsers: each returns 0 on success ---- */

@@ -52,6 +52,10 @@ with open(path("garbage.npy"), "wb") as f:
     f.write(b"this is not a numpy file at all, just text\n")
 with open(path("badheader.npy"), "wb") as f:
     f.write(good[:10] + b"{'descr': <f4', 'shape': (2,}" + good[10 + 29:])
+# Found by fuzz_npy: a control character inside the dtype once broke the
+# message over two lines.
+with open(path("ctrldtype.npy"), "wb") as f:
+    f.write(good.replace(b"'<f4'", b"'<f\n4'", 1))
 QKV = ["--q", path("q.npy"), "--k", path("k.npy"), "--v", path("v.npy")]
 OUT = ["--out", path("o.npy")]
 
@@ -72,6 +76,8 @@ for cmd in (["check", "--backend", "naive"], ["bench", "--backend", "naive"]):
     expect_error(f"{c} unknown suite", [c, "--suite", "nosuch"], "neither a built-in suite")
     expect_error(f"{c} threads", [*cmd, "--threads", "0"], "--threads")
     expect_error(f"{c} stray argument", [*cmd, "stray"], "unexpected argument 'stray'")
+    # Found by fuzz_problem: the quoted input once carried its newline into the message.
+    expect_error(f"{c} control characters", [*cmd, "--problem", "h=1,0h\n4,d=4"], "'0h?4'")
 expect_error("bench format", ["bench", "--format", "xml"], "--format")
 expect_error("bench sweep", ["bench", "--lq", "64"], "a sweep needs")
 expect_error("unknown command", ["frobnicate"], "unknown command")
@@ -81,7 +87,7 @@ expect_error("run missing out", ["run", "--backend", "naive", "--problem", P, *Q
 expect_error("run missing file", ["run", "--backend", "naive", "--problem", P, "--q", path("none.npy"), *QKV[2:], *OUT], "cannot open")
 for name, needle in [("truncated", "truncated or corrupt"), ("trailing", "truncated or corrupt"),
                      ("garbage", "not a .npy file"), ("badheader", "malformed"), ("q64", "is not float32"),
-                     ("qfortran", "Fortran-order")]:
+                     ("qfortran", "Fortran-order"), ("ctrldtype", "dtype '<f?4'")]:
     expect_error(f"run {name}", ["run", "--backend", "naive", "--problem", P, "--q", path(name + ".npy"), *QKV[2:], *OUT], needle)
 expect_error("run shape", ["run", "--backend", "naive", "--problem", P.replace("dv=6", "dv=5"), *QKV, *OUT], "does not match the problem's (2, 2, 7, 5)")
 expect_error("run lens range", ["run", "--backend", "naive", "--problem", P + ",mask=pad", *QKV, "--lens", path("lens_bad.npy"), *OUT], "outside 0..lk=7")
