@@ -61,13 +61,23 @@ static void print_case(FILE *f, const attn_backend *be, const char *verdict, con
     fprintf(f, "%-8s %-10s %10s %9s  %s%s\n", be->name, verdict, "-", "-", problem, extra);
 }
 
-/* Runs one backend on one problem whose inputs and oracle are ready. */
+static void report_verdict(const check_opts *o, const attn_backend *be, const attn_compare *c,
+                           const char *pstr, const char *extra, check_tally *tally) {
+  const int quiet = c->verdict != ATTN_FAILED && !o->verbose;
+  print_case(o->out, be, attn_verdict_name(c->verdict), c, pstr, quiet ? "" : extra);
+  if (c->verdict == ATTN_PASSED) tally->passed++;
+  if (c->verdict == ATTN_MISTRUSTED) tally->mistrusted++;
+  if (c->verdict == ATTN_FAILED) tally->failed++;
+}
+
+/* Runs one backend on one problem whose inputs and oracle are ready (op=mha:
+ * whose inputs are ready; its check depends on what the backend projected). */
 static void check_backend(const attn_backend *be, const check_opts *o, workload *wl, const attn_oracle *orc,
                           const char *pstr, check_tally *tally) {
   char why[ERRLEN] = "", extra[ERRLEN + 64];
   attn_config cfg = {.threads = o->threads};
   bench_inputs *in = &wl->in;
-  attn_status s = be->supports(&wl->planned, why, sizeof why);
+  attn_status s = workload_supports(&wl->p, be, why, sizeof why);
   if (s != ATTN_OK) {
     snprintf(extra, sizeof extra, "  (declined: %s)", why[0] ? why : attn_status_name(s));
     print_case(o->out, be, "SKIPPED", NULL, pstr, extra);
@@ -75,16 +85,28 @@ static void check_backend(const attn_backend *be, const check_opts *o, workload 
     return;
   }
   void *plan = NULL;
-  s = be->plan(&wl->planned, &cfg, &plan, why, sizeof why);
+  attn_compare c;
+  s = workload_plan(wl, be, &cfg, &plan, why, sizeof why);
   if (s == ATTN_OK) {
     /* NaN everywhere first: a backend that leaves an element unwritten fails. */
-    for (int64_t i = 0; i < attn_o_elems(&in->p); i++) in->o[i] = NAN;
+    workload_poison(wl);
     s = workload_run(wl, be, plan);
     if (s != ATTN_OK) snprintf(why, sizeof why, "run: %s", attn_status_name(s));
   } else if (!why[0]) {
     snprintf(why, sizeof why, "plan: %s", attn_status_name(s));
   }
-  if (plan) be->destroy(plan);
+  workload_unplan(wl, be, plan);
+  if (s == ATTN_OK && wl->p.op == ATTN_OP_MHA) {
+    const char *stage = "";
+    s = workload_check_mha(wl, &be->accuracy, 0, &c, &stage);
+    if (s == ATTN_OK) {
+      snprintf(extra, sizeof extra, "  (worst in the %s: got %.9g want %.9g bound %.3g%s)", stage,
+               c.worst_out, c.worst_ref, c.worst_bound, c.nonfinite ? ", non-finite outputs" : "");
+      report_verdict(o, be, &c, pstr, extra, tally);
+      return;
+    }
+    snprintf(why, sizeof why, "check: %s", attn_status_name(s));
+  }
   if (s != ATTN_OK) {
     snprintf(extra, sizeof extra, "  (%s)", why);
     print_case(o->out, be, s == ATTN_UNSUPPORTED ? "SKIPPED" : "FAILED", NULL, pstr, extra);
@@ -94,7 +116,6 @@ static void check_backend(const attn_backend *be, const check_opts *o, workload 
       tally->failed++;
     return;
   }
-  attn_compare c;
   attn_oracle_check(orc, &be->accuracy, in->o, &c);
   extra[0] = 0;
   if (c.verdict == ATTN_FAILED || o->verbose) {
@@ -103,10 +124,7 @@ static void check_backend(const attn_backend *be, const check_opts *o, workload 
              (long long)row, (long long)(c.worst % in->p.dv), c.worst_out, c.worst_ref, c.worst_bound,
              c.nonfinite ? ", non-finite outputs" : "");
   }
-  print_case(o->out, be, attn_verdict_name(c.verdict), &c, pstr, extra);
-  if (c.verdict == ATTN_PASSED) tally->passed++;
-  if (c.verdict == ATTN_MISTRUSTED) tally->mistrusted++;
-  if (c.verdict == ATTN_FAILED) tally->failed++;
+  report_verdict(o, be, &c, pstr, extra, tally);
 }
 
 /* Returns 0, or 2 after printing the error for a problem that cannot be set up. */
@@ -135,9 +153,9 @@ static int check_problem(const char *str, const attn_backend **bes, int nbe, con
     workload_free(&wl);
     return 2;
   }
-  attn_oracle orc;
+  attn_oracle orc = {0};
   attn_tensors t = bench_tensors(&wl.in);
-  attn_status s = attn_oracle_compute_rows(f, &t, rows, nrows, &orc);
+  attn_status s = p.op == ATTN_OP_MHA ? ATTN_OK : attn_oracle_compute_rows(f, &t, rows, nrows, &orc);
   free(rows);
   if (s != ATTN_OK) {
     bench_error("cannot allocate the reference's buffers for %s", pstr);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "workload.h"
 
 /* Distinct decline reasons of a backend over the full suite. */
 static void print_declines(const attn_backend *be, const strlist *problems) {
@@ -12,7 +13,7 @@ static void print_declines(const attn_backend *be, const strlist *problems) {
     attn_problem p;
     char err[ERRLEN], why[ERRLEN] = "";
     if (attn_problem_parse(problems->items[i], &p, err, sizeof err) != ATTN_OK) continue;
-    if (be->supports(&p, why, sizeof why) == ATTN_OK) continue;
+    if (workload_supports(&p, be, why, sizeof why) == ATTN_OK) continue;
     declined++;
     int dup = 0;
     for (int k = 0; k < nseen; k++) dup |= !strcmp(seen[k], why);

@@ -10,6 +10,7 @@
 
 typedef struct run_opts {
   const char *backend, *problem, *q, *k, *v, *lens, *out;
+  const char *xq, *xkv, *wq, *wk, *wv, *wo; /* op=mha */
   int threads;
 } run_opts;
 
@@ -18,7 +19,10 @@ static void usage(FILE *f) {
       f, "usage: attnbench run --backend NAME --problem STR --q Q.npy --k K.npy --v V.npy [--lens LENS.npy]\n"
          "                     --out O.npy [--threads N]\n"
          "Float32 C-order arrays: Q [b,h,lq,d], K [b,hkv,lk,d], V [b,hkv,lk,dv]; writes O [b,h,lq,dv].\n"
-         "LENS (mask=pad): int32 or int64 [b], each in 0..lk; without it the problem's lens= applies.\n");
+         "LENS (mask=pad): int32 or int64 [b], each in 0..lk; without it the problem's lens= applies.\n"
+         "op=mha: --xq XQ.npy [--xkv XKV.npy] --wq WQ.npy --wk WK.npy --wv WV.npy --wo WO.npy instead of\n"
+         "--q/--k/--v: X_q [b,lq,dm], X_kv [b,lk,dm] (omitted: self-attention, X_kv = X_q), W_q [dm,h*d],\n"
+         "W_k [dm,hkv*d], W_v [dm,hkv*dv], W_o [h*dv,dm]; writes O [b,lq,dm].\n");
 }
 
 /* Reads a float32 tensor and checks its shape against the problem's. */
@@ -81,6 +85,9 @@ static int parse_run_opts(int argc, char **argv, run_opts *o) {
       {"q", required_argument, 0, 'q'},       {"k", required_argument, 0, 'k'},
       {"v", required_argument, 0, 'v'},       {"lens", required_argument, 0, 'l'},
       {"out", required_argument, 0, 'o'},     {"threads", required_argument, 0, 't'},
+      {"xq", required_argument, 0, 'X'},      {"xkv", required_argument, 0, 'Y'},
+      {"wq", required_argument, 0, '1'},      {"wk", required_argument, 0, '2'},
+      {"wv", required_argument, 0, '3'},      {"wo", required_argument, 0, '4'},
       {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
   int c;
   while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -92,6 +99,12 @@ static int parse_run_opts(int argc, char **argv, run_opts *o) {
     case 'v': o->v = optarg; break;
     case 'l': o->lens = optarg; break;
     case 'o': o->out = optarg; break;
+    case 'X': o->xq = optarg; break;
+    case 'Y': o->xkv = optarg; break;
+    case '1': o->wq = optarg; break;
+    case '2': o->wk = optarg; break;
+    case '3': o->wv = optarg; break;
+    case '4': o->wo = optarg; break;
     case 't':
       if ((o->threads = atoi(optarg)) < 1 || o->threads > 4096) {
         bench_error("--threads: '%s' is not a thread count (1..4096)", optarg);
@@ -106,15 +119,38 @@ static int parse_run_opts(int argc, char **argv, run_opts *o) {
     bench_error("run: unexpected argument '%s'", argv[optind]);
     return -1;
   }
+  /* op=mha takes the layer's inputs instead of Q, K and V. */
+  const int mha = o->problem && strstr(o->problem, "op=mha") != NULL;
   const char *missing = !o->backend   ? "--backend"
                         : !o->problem ? "--problem"
+                        : mha         ? (!o->xq   ? "--xq (op=mha)"
+                                         : !o->wq ? "--wq (op=mha)"
+                                         : !o->wk ? "--wk (op=mha)"
+                                         : !o->wv ? "--wv (op=mha)"
+                                         : !o->wo ? "--wo (op=mha)"
+                                                  : NULL)
                         : !o->q       ? "--q"
                         : !o->k       ? "--k"
                         : !o->v       ? "--v"
-                        : !o->out     ? "--out"
                                       : NULL;
+  if (!missing && !o->out) missing = "--out";
   if (missing) {
     bench_error("run: %s is required", missing);
+    return -1;
+  }
+  const char *stray = mha ? (o->q   ? "--q"
+                             : o->k ? "--k"
+                             : o->v ? "--v"
+                                    : NULL)
+                          : (o->xq    ? "--xq"
+                             : o->xkv ? "--xkv"
+                             : o->wq  ? "--wq"
+                             : o->wk  ? "--wk"
+                             : o->wv  ? "--wv"
+                             : o->wo  ? "--wo"
+                                      : NULL);
+  if (stray) {
+    bench_error("run: %s does not apply to %s (see attnbench run --help)", stray, mha ? "op=mha" : "this op");
     return -1;
   }
   return 0;
@@ -125,10 +161,9 @@ static int forward_once(const attn_backend *be, workload *wl, int threads) {
   char why[ERRLEN] = "";
   attn_config cfg = {.threads = threads};
   void *plan = NULL;
-  attn_status s = be->supports(&wl->planned, why, sizeof why);
-  if (s == ATTN_OK) s = be->plan(&wl->planned, &cfg, &plan, why, sizeof why);
+  attn_status s = workload_plan(wl, be, &cfg, &plan, why, sizeof why);
   if (s == ATTN_OK) s = workload_run(wl, be, plan);
-  if (plan) be->destroy(plan);
+  workload_unplan(wl, be, plan);
   if (s != ATTN_OK) {
     bench_error("backend %s: %s%s%s", be->name,
                 s == ATTN_UNSUPPORTED ? "declines the problem" : attn_status_name(s), why[0] ? ": " : "",
@@ -136,6 +171,51 @@ static int forward_once(const attn_backend *be, workload *wl, int threads) {
     return -1;
   }
   return 0;
+}
+
+/* op=mha: reads the layer's inputs and weights into the workload. */
+static int read_mha(const run_opts *o, workload *wl) {
+  const attn_problem *p = &wl->p;
+  const int64_t xq[] = {p->b, p->lq, p->dm}, xkv[] = {p->b, p->lk, p->dm}, wq[] = {p->dm, p->h * p->d},
+                wk[] = {p->dm, p->hkv * p->d}, wv[] = {p->dm, p->hkv * p->dv}, wo[] = {p->h * p->dv, p->dm};
+  const struct {
+    const char *flag, *path;
+    const int64_t *shape;
+    int ndim;
+    float *dst;
+  } in[] = {{"xq", o->xq, xq, 3, wl->xq}, {"xkv", o->xkv, xkv, 3, wl->xkv}, {"wq", o->wq, wq, 2, wl->wq},
+            {"wk", o->wk, wk, 2, wl->wk}, {"wv", o->wv, wv, 2, wl->wv},     {"wo", o->wo, wo, 2, wl->wo}};
+  for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) {
+    npy_array a = {0};
+    if (!in[i].path) continue; /* --xkv omitted: self-attention */
+    if (read_tensor(in[i].flag, in[i].path, in[i].shape, in[i].ndim, &a)) return -1;
+    memcpy(in[i].dst, a.data, (size_t)a.count * sizeof(float));
+    npy_free(&a);
+  }
+  return 0;
+}
+
+static int run_mha(const run_opts *o, const attn_problem *p, const attn_backend *be) {
+  char err[ERRLEN];
+  workload wl;
+  /* The inputs are read one at a time and copied in: room for the largest. */
+  const double biggest = 4.0 * (double)p->dm * (double)(p->b * (p->lq > p->lk ? p->lq : p->lk) + p->h * p->d);
+  if (workload_init(p, 0, biggest, &wl, err, sizeof err)) {
+    bench_error("%s", err);
+    return 2;
+  }
+  int rc = 2;
+  for (int i = 0; i < p->nlens; i++) wl.in.lens[i] = p->lens[i];
+  const int64_t ys[] = {p->b, p->lq, p->dm};
+  if (read_mha(o, &wl) == 0 && (!o->lens || read_lens(o->lens, p, wl.in.lens) == 0) &&
+      forward_once(be, &wl, o->threads) == 0) {
+    if (npy_write_f32(o->out, wl.y, ys, 3, err, sizeof err))
+      bench_error("%s", err);
+    else
+      rc = 0;
+  }
+  workload_free(&wl);
+  return rc;
 }
 
 int cmd_run(int argc, char **argv) {
@@ -157,6 +237,20 @@ int cmd_run(int argc, char **argv) {
     bench_error("run: mask=pad needs --lens LENS.npy or lens= in the problem string");
     return 2;
   }
+  if (p.op == ATTN_OP_MHA && !o.xkv && !p.self) {
+    /* No X_kv: the layer attends X_q to itself, which the problem must allow. */
+    if (p.lk != p.lq) {
+      bench_error("run: --xkv is required when lk=%lld differs from lq=%lld (without it X_kv is X_q)",
+                  (long long)p.lk, (long long)p.lq);
+      return 2;
+    }
+    p.self = 1;
+  }
+  if (p.op == ATTN_OP_MHA && o.xkv && p.self) {
+    bench_error("run: self=1 takes X_kv from --xq; drop --xkv or self=1");
+    return 2;
+  }
+  if (p.op == ATTN_OP_MHA) return run_mha(&o, &p, be);
   /* The inputs are read whole before they are copied in: room for both. */
   workload wl;
   if (workload_init(&p, 0, bench_inputs_bytes(&p), &wl, err, sizeof err)) {

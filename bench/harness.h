@@ -59,7 +59,12 @@ typedef struct bench_timing_opts {
 
 typedef struct bench_stats {
   int reps;
-  double median_ms, min_ms, max_ms, q1_ms, q3_ms;
+  double median_ms, min_ms, max_ms, q1_ms, q3_ms, mean_ms, stddev_ms;
+  /* The median's distribution-free confidence interval and its exact
+   * coverage: at least 0.95, except below 6 repetitions, where it is
+   * [min, max] and covers less (stats_median_ci). */
+  double ci_lo_ms, ci_hi_ms, ci_level;
+  double *ms; /* every repetition, in run order; malloc'd, the report frees it */
 } bench_stats;
 
 double bench_now(void);
@@ -108,6 +113,7 @@ int cmd_check(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
 
 /* One-line error to stderr, "attnbench: error: ...". */
 void bench_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

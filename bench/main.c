@@ -1,4 +1,4 @@
-/* attnbench: one binary, subcommands list, check, bench, run, info. */
+/* attnbench: one binary, subcommands list, check, bench, run, info, compare. */
 #include <stdio.h>
 #include <string.h>
 
@@ -14,12 +14,13 @@ static const struct {
     {"bench", cmd_bench, "throughput across problem sizes"},
     {"run", cmd_run, "compute once on inputs from .npy files"},
     {"info", cmd_info, "the machine, its ISA extensions and each backend's libraries"},
+    {"compare", cmd_compare, "two bench --format json results, case by case, with a significance test"},
 };
 
 static void usage(FILE *f) {
   fprintf(f, "usage: attnbench COMMAND [OPTIONS]   (attnbench COMMAND --help for its options)\n");
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-    fprintf(f, "  %-6s %s\n", commands[i].name, commands[i].what);
+    fprintf(f, "  %-7s %s\n", commands[i].name, commands[i].what);
 }
 
 int main(int argc, char **argv) {

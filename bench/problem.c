@@ -13,7 +13,7 @@
 #include <string.h>
 
 static const char *const mask_names[] = {"none", "causal", "causal-tl", "pad"};
-static const char *const op_names[] = {"attn", "decode"};
+static const char *const op_names[] = {"attn", "decode", "mha"};
 static const char *const fill_names[] = {"random", "large", "same-keys", "const-v", "dominant"};
 #define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
@@ -79,7 +79,18 @@ static int parse_name(const char *v, const char *const *names, int count, int *o
   return -1;
 }
 
-typedef enum { KEY_OP, KEY_SIZE, KEY_STEPS, KEY_SCALE, KEY_MASK, KEY_FILL, KEY_SEED, KEY_LENS } key_kind;
+typedef enum {
+  KEY_OP,
+  KEY_SIZE,
+  KEY_STEPS,
+  KEY_DM,
+  KEY_SELF,
+  KEY_SCALE,
+  KEY_MASK,
+  KEY_FILL,
+  KEY_SEED,
+  KEY_LENS
+} key_kind;
 
 typedef struct key_def {
   const char *name;
@@ -92,7 +103,7 @@ typedef struct key_def {
 #define SIZE_KEY(f, always)                                                                                  \
   { #f, KEY_SIZE, offsetof(attn_problem, f), always, "a positive integer" }
 static const key_def keys[] = {
-    {"op", KEY_OP, 0, 0, "attn or decode"},
+    {"op", KEY_OP, 0, 0, "attn, decode or mha"},
     SIZE_KEY(b, 1),
     SIZE_KEY(h, 1),
     SIZE_KEY(hkv, 1),
@@ -101,6 +112,8 @@ static const key_def keys[] = {
     {"steps", KEY_STEPS, 0, 0, "a positive number of decode steps"},
     SIZE_KEY(d, 1),
     SIZE_KEY(dv, 1),
+    {"dm", KEY_DM, 0, 0, "a positive model width"},
+    {"self", KEY_SELF, 0, 0, "0 or 1"},
     {"scale", KEY_SCALE, 0, 0, "a finite nonzero number"},
     {"mask", KEY_MASK, 0, 1, "none, causal, causal-tl or pad"},
     {"lens", KEY_LENS, 0, 0, "b colon-separated lengths, e.g. 3:0:7"},
@@ -164,6 +177,11 @@ static int parse_value(const key_def *k, const char *v, attn_problem *p) {
     p->op = (attn_op)idx;
     return 0;
   case KEY_STEPS: return parse_i64(v, &p->steps) || p->steps < 1 ? -1 : 0;
+  case KEY_DM: return parse_i64(v, &p->dm) || p->dm < 1 ? -1 : 0;
+  case KEY_SELF:
+    if (strcmp(v, "0") && strcmp(v, "1")) return -1;
+    p->self = v[0] == '1';
+    return 0;
   }
   return -1;
 }
@@ -178,6 +196,45 @@ static int64_t checked_product(const int64_t *xs, int n) {
     r *= xs[i];
   }
   return r;
+}
+
+/* op=mha's own keys, and the sizes of its inputs, weights and output. */
+static attn_status validate_mha(const attn_problem *p, char *err, size_t n) {
+  if (p->op != ATTN_OP_MHA) {
+    if (p->dm || p->self) {
+      say(err, n, "problem key '%s': only meaningful with op=mha", p->dm ? "dm" : "self");
+      return ATTN_EINVAL;
+    }
+    return ATTN_OK;
+  }
+  if (p->dm < 1) {
+    say(err, n, "problem key 'dm' is required for op=mha (the model width)");
+    return ATTN_EINVAL;
+  }
+  if (p->self && p->lk != p->lq) {
+    say(err, n, "problem key 'self': self-attention attends X_q to itself, so lk must equal lq=%" PRId64,
+        p->lq);
+    return ATTN_EINVAL;
+  }
+  if (p->fill != ATTN_FILL_RANDOM) {
+    /* The adversarial fills shape Q, K and V directly; op=mha computes them. */
+    say(err, n, "problem key 'fill': op=mha takes fill=random only");
+    return ATTN_EINVAL;
+  }
+  /* X_q, X_kv, each weight and the output (in double in the reference). */
+  const int64_t dims[][4] = {{p->b, p->lq, p->dm, 8},
+                             {p->b, p->lk, p->dm, 8},
+                             {p->dm, p->h, p->d, 8},
+                             {p->dm, p->hkv, p->dv, 8},
+                             {p->h, p->dv, p->dm, 8}};
+  for (int i = 0; i < COUNT(dims); i++) {
+    const int64_t bytes = checked_product(dims[i], 4);
+    if (!bytes || (uint64_t)bytes > (uint64_t)SIZE_MAX / 2) {
+      say(err, n, "problem key 'dm': the inputs and weights of this layer are too large to address");
+      return ATTN_ENOMEM;
+    }
+  }
+  return ATTN_OK;
 }
 
 attn_status attn_problem_validate(const attn_problem *p, char *err, size_t n) {
@@ -215,6 +272,8 @@ attn_status attn_problem_validate(const attn_problem *p, char *err, size_t n) {
     say(err, n, "problem key 'steps': only meaningful with op=decode");
     return ATTN_EINVAL;
   }
+  attn_status s = validate_mha(p, err, n);
+  if (s != ATTN_OK) return s;
   if (p->h % p->hkv) {
     say(err, n, "problem key 'hkv': h=%" PRId64 " is not divisible by hkv=%" PRId64, p->h, p->hkv);
     return ATTN_EINVAL;
@@ -349,6 +408,12 @@ char *attn_problem_format(const attn_problem *p, char *buf, size_t n) {
     case KEY_STEPS:
       if (p->steps) at = append(buf, n, at, "%ssteps=%" PRId64, sep, p->steps);
       break;
+    case KEY_DM:
+      if (p->dm) at = append(buf, n, at, "%sdm=%" PRId64, sep, p->dm);
+      break;
+    case KEY_SELF:
+      if (p->self) at = append(buf, n, at, "%sself=1", sep);
+      break;
     case KEY_LENS:
       for (int j = 0; j < p->nlens; j++) at = append(buf, n, at, "%s%d", j ? ":" : ",lens=", (int)p->lens[j]);
       break;
@@ -377,5 +442,12 @@ double attn_visible_pairs(const attn_problem *p, const int32_t *lens) {
 }
 
 double attn_flops(const attn_problem *p, const int32_t *lens) {
-  return 2.0 * (double)(p->d + p->dv) * attn_visible_pairs(p, lens);
+  return 2.0 * (double)(p->d + p->dv) * attn_visible_pairs(p, lens) + attn_projection_flops(p);
+}
+
+double attn_projection_flops(const attn_problem *p) {
+  if (p->op != ATTN_OP_MHA) return 0;
+  const double b = (double)p->b, dm = (double)p->dm, hd = (double)(p->h * p->d), hdv = (double)(p->h * p->dv);
+  const double kv = (double)p->hkv * (double)(p->d + p->dv);
+  return 2 * b * (double)p->lq * dm * hd + 2 * b * (double)p->lk * dm * kv + 2 * b * (double)p->lq * hdv * dm;
 }

@@ -3,10 +3,13 @@
 #include "report.h"
 
 #include <jansson.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define FLOPS_NOTE "GFLOP/s = 2*(d+dv) * visible query-key pairs / median time"
+#define FLOPS_NOTE    "GFLOP/s = 2*(d+dv) * visible query-key pairs / median time"
+#define CPU_TIME_NOTE "cpu_time repeats real_time: only wall-clock time is measured"
+#define CI_NOTE       "ci95 = 95% confidence interval of the median, as +-% of it (n<6: too few reps for one)"
 
 bench_row *report_add(bench_report *r) {
   if (r->n == r->cap) {
@@ -22,6 +25,7 @@ bench_row *report_add(bench_report *r) {
 }
 
 void report_free(bench_report *r) {
+  for (size_t i = 0; i < r->n; i++) free(r->rows[i].st.ms);
   free(r->rows);
   r->rows = NULL;
   r->n = r->cap = 0;
@@ -35,6 +39,26 @@ static void emit_json(void *ctx, const char *key, const char *value) {
   json_object_set_new((json_t *)ctx, key, json_string(value));
 }
 
+/* The nominal clock in MHz, where Google Benchmark looks for it (the
+ * cpufreq maximum, else /proc/cpuinfo); 0 if neither says. */
+static long cpu_mhz(void) {
+  long khz = 0;
+  FILE *f = fopen("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq", "r");
+  if (f) {
+    if (fscanf(f, "%ld", &khz) != 1) khz = 0;
+    fclose(f);
+  }
+  if (khz > 0) return khz / 1000;
+  double mhz = 0;
+  char line[256];
+  if ((f = fopen("/proc/cpuinfo", "r"))) {
+    while (fgets(line, sizeof line, f))
+      if (sscanf(line, "cpu MHz : %lf", &mhz) == 1) break;
+    fclose(f);
+  }
+  return mhz > 0 ? (long)(mhz + 0.5) : 0;
+}
+
 static json_t *context_json(const bench_report *r) {
   const bench_machine *m = &r->machine;
   json_t *c = json_object(), *caches = json_array(), *bes = json_object();
@@ -42,8 +66,10 @@ static json_t *context_json(const bench_report *r) {
   json_object_set_new(c, "host_name", json_string(m->hostname));
   json_object_set_new(c, "executable", json_string("attnbench"));
   json_object_set_new(c, "attnbench_version", json_string(ATTNBENCH_VERSION));
+  json_object_set_new(c, "library_version", json_string(ATTNBENCH_VERSION));
   json_object_set_new(c, "cpu_model", json_string(m->cpu_model));
   json_object_set_new(c, "num_cpus", json_integer(m->pus));
+  json_object_set_new(c, "mhz_per_cpu", json_integer(cpu_mhz()));
   json_object_set_new(c, "num_cores", json_integer(m->cores));
   json_object_set_new(c, "isa", json_string(m->isa));
   const struct {
@@ -59,6 +85,12 @@ static json_t *context_json(const bench_report *r) {
     json_array_append_new(caches, cache);
   }
   json_object_set_new(c, "caches", caches);
+  double load[3];
+  if (getloadavg(load, 3) == 3) {
+    json_t *avg = json_array();
+    for (int i = 0; i < 3; i++) json_array_append_new(avg, json_real(load[i]));
+    json_object_set_new(c, "load_avg", avg);
+  }
   json_t *threads = json_array();
   for (int i = 0; i < r->nthread_counts; i++)
     json_array_append_new(threads, json_integer(r->thread_counts[i]));
@@ -66,6 +98,7 @@ static json_t *context_json(const bench_report *r) {
   json_object_set_new(c, "thread_binding", json_string(r->bind));
   json_object_set_new(c, "flops_convention", json_string(FLOPS_NOTE));
   json_object_set_new(c, "library_build_type", json_string("release"));
+  json_object_set_new(c, "cpu_time_note", json_string(CPU_TIME_NOTE));
   json_object_set_new(c, "peak_rss_mib", json_real(r->peak_rss_mib));
   for (int i = 0; i < r->nbackends; i++) {
     json_t *info = json_object();
@@ -77,33 +110,60 @@ static json_t *context_json(const bench_report *r) {
   return c;
 }
 
-static json_t *row_json(const bench_row *w) {
+/* The fields every entry of a case shares, under Google Benchmark's names
+ * (plus backend and problem, for readers that group entries themselves):
+ * compare.py pairs entries by name and sorts them by the indices. */
+static json_t *entry_json(const bench_row *w, size_t index, const char *aggregate) {
   json_t *b = json_object();
-  char name[ATTN_PROBLEM_STRLEN + 64];
-  snprintf(name, sizeof name, "%s/%s/threads:%d", w->backend, w->problem, w->threads);
+  char run[ATTN_PROBLEM_STRLEN + 64], name[ATTN_PROBLEM_STRLEN + 80];
+  snprintf(run, sizeof run, "%s/%s/threads:%d", w->backend, w->problem, w->threads);
+  snprintf(name, sizeof name, "%s%s%s", run, aggregate ? "_" : "", aggregate ? aggregate : "");
   json_object_set_new(b, "name", json_string(name));
-  json_object_set_new(b, "run_name", json_string(name));
+  json_object_set_new(b, "family_index", json_integer((json_int_t)index));
+  json_object_set_new(b, "per_family_instance_index", json_integer(0));
+  json_object_set_new(b, "run_name", json_string(run));
+  json_object_set_new(b, "run_type", json_string(aggregate ? "aggregate" : "iteration"));
+  json_object_set_new(b, "repetitions", json_integer(w->st.reps));
+  json_object_set_new(b, "threads", json_integer(w->threads));
   json_object_set_new(b, "backend", json_string(w->backend));
   json_object_set_new(b, "problem", json_string(w->problem));
-  json_object_set_new(b, "threads", json_integer(w->threads));
-  if (w->declined || w->skipped || w->why[0]) {
-    json_object_set_new(b, "error_occurred", json_true());
-    json_object_set_new(b, "error_message", json_string(w->why));
-    json_object_set_new(b, "declined", json_boolean(w->declined));
-    json_object_set_new(b, "skipped", json_boolean(w->skipped));
-    return b;
+  if (aggregate) {
+    json_object_set_new(b, "aggregate_name", json_string(aggregate));
+    json_object_set_new(b, "aggregate_unit", json_string("time"));
   }
-  json_object_set_new(b, "run_type", json_string("aggregate"));
-  json_object_set_new(b, "aggregate_name", json_string("median"));
-  json_object_set_new(b, "repetitions", json_integer(w->st.reps));
-  json_object_set_new(b, "iterations", json_integer(1));
-  json_object_set_new(b, "real_time", json_real(w->st.median_ms));
-  json_object_set_new(b, "cpu_time", json_real(w->st.median_ms));
+  return b;
+}
+
+static void set_time(json_t *b, double ms, json_int_t iterations) {
+  json_object_set_new(b, "iterations", json_integer(iterations));
+  json_object_set_new(b, "real_time", json_real(ms));
+  json_object_set_new(b, "cpu_time", json_real(ms));
   json_object_set_new(b, "time_unit", json_string("ms"));
+}
+
+/* A declined, skipped or failed case: one entry, without times, which
+ * compare.py passes over. */
+static json_t *error_json(const bench_row *w, size_t index) {
+  json_t *b = entry_json(w, index, NULL);
+  json_object_set_new(b, "error_occurred", json_true());
+  json_object_set_new(b, "error_message", json_string(w->why));
+  json_object_set_new(b, "declined", json_boolean(w->declined));
+  json_object_set_new(b, "skipped", json_boolean(w->skipped));
+  return b;
+}
+
+/* The median aggregate carries everything else about the case: the scripts
+ * and `compare` read it there. */
+static json_t *median_json(const bench_row *w, size_t index) {
+  json_t *b = entry_json(w, index, "median");
+  set_time(b, w->st.median_ms, w->st.reps);
   json_object_set_new(b, "min_ms", json_real(w->st.min_ms));
   json_object_set_new(b, "max_ms", json_real(w->st.max_ms));
   json_object_set_new(b, "q1_ms", json_real(w->st.q1_ms));
   json_object_set_new(b, "q3_ms", json_real(w->st.q3_ms));
+  json_object_set_new(b, "ci_lo_ms", json_real(w->st.ci_lo_ms));
+  json_object_set_new(b, "ci_hi_ms", json_real(w->st.ci_hi_ms));
+  json_object_set_new(b, "ci_level", json_real(w->st.ci_level));
   json_object_set_new(b, "plan_ms", json_real(w->plan_ms));
   json_object_set_new(b, "workspace_mib", json_real(w->workspace_mib));
   json_object_set_new(b, "flops", json_real(w->flops));
@@ -117,10 +177,47 @@ static json_t *row_json(const bench_row *w) {
   return b;
 }
 
+static double gflops_at(const bench_row *w, double ms) { return ms > 0 ? w->flops / (ms * 1e6) : 0; }
+
+/* One entry per repetition, then the aggregates, as Google Benchmark writes
+ * them with --benchmark_repetitions. Counters are top-level keys; an
+ * aggregate's gflops is the rate at its time, except stddev's, which is the
+ * spread of the repetitions' rates. */
+static void append_case(json_t *arr, const bench_row *w, size_t index) {
+  if (w->declined || w->skipped || w->why[0]) {
+    json_array_append_new(arr, error_json(w, index));
+    return;
+  }
+  const int n = w->st.reps;
+  double sum = 0, sq = 0;
+  for (int i = 0; w->st.ms && i < n; i++) {
+    json_t *b = entry_json(w, index, NULL);
+    json_object_set_new(b, "repetition_index", json_integer(i));
+    set_time(b, w->st.ms[i], 1);
+    json_object_set_new(b, "gflops", json_real(gflops_at(w, w->st.ms[i])));
+    json_array_append_new(arr, b);
+    sum += gflops_at(w, w->st.ms[i]);
+  }
+  for (int i = 0; w->st.ms && i < n; i++) sq += pow(gflops_at(w, w->st.ms[i]) - sum / n, 2);
+  json_array_append_new(arr, median_json(w, index));
+  const struct {
+    const char *name;
+    double ms, gflops;
+  } aggs[] = {{"mean", w->st.mean_ms, gflops_at(w, w->st.mean_ms)},
+              {"stddev", w->st.stddev_ms, n > 1 ? sqrt(sq / (n - 1)) : 0},
+              {"min", w->st.min_ms, gflops_at(w, w->st.min_ms)}};
+  for (size_t a = 0; a < sizeof aggs / sizeof aggs[0]; a++) {
+    json_t *b = entry_json(w, index, aggs[a].name);
+    set_time(b, aggs[a].ms, n);
+    json_object_set_new(b, "gflops", json_real(aggs[a].gflops));
+    json_array_append_new(arr, b);
+  }
+}
+
 static int write_json(FILE *f, const bench_report *r) {
   json_t *doc = json_object(), *arr = json_array();
   json_object_set_new(doc, "context", context_json(r));
-  for (size_t i = 0; i < r->n; i++) json_array_append_new(arr, row_json(&r->rows[i]));
+  for (size_t i = 0; i < r->n; i++) append_case(arr, &r->rows[i], i);
   json_object_set_new(doc, "benchmarks", arr);
   int rc = json_dumpf(doc, f, JSON_INDENT(2) | JSON_REAL_PRECISION(9));
   fputc('\n', f);
@@ -137,20 +234,39 @@ static double spread_pct(const bench_stats *s) {
   return s->median_ms > 0 ? 100.0 * (s->q3_ms - s->q1_ms) / s->median_ms : 0;
 }
 
+/* The ci95 column: the farther end of the median's interval from the median,
+ * as a percentage of it, right-aligned to `width` columns ("±" is two bytes
+ * but one column). Below 6 repetitions no order statistics make a 95%
+ * interval, and the column says so rather than show [min, max]. */
+static void ci_cell(const bench_stats *s, int width, char *out, size_t n) {
+  char v[32];
+  if (s->ci_level < 0.95 || !(s->median_ms > 0)) {
+    snprintf(v, sizeof v, "n<6");
+  } else {
+    double lo = s->median_ms - s->ci_lo_ms, hi = s->ci_hi_ms - s->median_ms;
+    snprintf(v, sizeof v, "\u00b1%.1f%%", 100.0 * (lo > hi ? lo : hi) / s->median_ms);
+  }
+  int cols = 0;
+  for (const char *c = v; *c; c++) cols += ((unsigned char)*c & 0xC0) != 0x80;
+  snprintf(out, n, "%*s%s", width > cols ? width - cols : 0, "", v);
+}
+
 static void write_csv(FILE *f, const bench_report *r) {
-  fprintf(f, "backend,problem,threads,bind,median_ms,min_ms,max_ms,q1_ms,q3_ms,reps,plan_ms,workspace_mib,"
-             "gflops,flops,status,"
-             "verified,note\n");
+  fprintf(f,
+          "backend,problem,threads,bind,median_ms,min_ms,max_ms,q1_ms,q3_ms,ci_lo_ms,ci_hi_ms,ci_level,reps,"
+          "plan_ms,workspace_mib,gflops,flops,status,verified,note\n");
   for (size_t i = 0; i < r->n; i++) {
     const bench_row *w = &r->rows[i];
     if (w->declined || w->skipped || w->why[0]) {
-      fprintf(f, "%s,\"%s\",%d,%s,,,,,,,,,,,%s,,\"%s\"\n", w->backend, w->problem, w->threads, r->bind,
+      fprintf(f, "%s,\"%s\",%d,%s,,,,,,,,,,,,,,%s,,\"%s\"\n", w->backend, w->problem, w->threads, r->bind,
               row_status(w), w->why);
       continue;
     }
-    fprintf(f, "%s,\"%s\",%d,%s,%.6f,%.6f,%.6f,%.6f,%.6f,%d,%.3f,%.3f,%.3f,%.0f,ok,%s,\"%s\"\n", w->backend,
-            w->problem, w->threads, r->bind, w->st.median_ms, w->st.min_ms, w->st.max_ms, w->st.q1_ms,
-            w->st.q3_ms, w->st.reps, w->plan_ms, w->workspace_mib, w->gflops, w->flops, w->verified, w->note);
+    fprintf(f,
+            "%s,\"%s\",%d,%s,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.4f,%d,%.3f,%.3f,%.3f,%.0f,ok,%s,\"%s\"\n",
+            w->backend, w->problem, w->threads, r->bind, w->st.median_ms, w->st.min_ms, w->st.max_ms,
+            w->st.q1_ms, w->st.q3_ms, w->st.ci_lo_ms, w->st.ci_hi_ms, w->st.ci_level, w->st.reps, w->plan_ms,
+            w->workspace_mib, w->gflops, w->flops, w->verified, w->note);
   }
 }
 
@@ -161,21 +277,22 @@ static void write_header(FILE *f, const bench_report *r, const char *prefix) {
           m->cpu_model, m->cores, m->pus, m->l1d >> 10, m->l2 >> 10, m->l3 >> 10, m->isa);
   fprintf(f, "%sthreads:", prefix);
   for (int i = 0; i < r->nthread_counts; i++) fprintf(f, "%s%d", i ? "," : " ", r->thread_counts[i]);
-  fprintf(f, ", binding: %s; %s; spread = (q3-q1)/median; peak RSS %.1f MiB\n", r->bind, FLOPS_NOTE,
-          r->peak_rss_mib);
+  fprintf(f, ", binding: %s; %s; peak RSS %.1f MiB\n", r->bind, FLOPS_NOTE, r->peak_rss_mib);
+  fprintf(f, "%sspread = (q3-q1)/median; %s\n", prefix, CI_NOTE);
 }
 
 static void write_table(FILE *f, const bench_report *r, int md) {
   const char *sep = md ? " | " : "  ";
   write_header(f, r, md ? "" : "# ");
   if (md)
-    fprintf(f, "\n| backend | threads | median ms | spread | reps | plan ms | GFLOP/s | verified | note | "
-               "problem |\n"
-               "|---|---:|---:|---:|---:|---:|---:|---|---|---|\n");
+    fprintf(
+        f, "\n| backend | threads | median ms | min ms | spread | ci95 | reps | plan ms | GFLOP/s | verified "
+           "| note | problem |\n"
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|\n");
   else
-    fprintf(f, "%-8s%s%3s%s%11s%s%7s%s%4s%s%8s%s%8s%s%-9s%s%-22s%s%s\n", "backend", sep, "thr", sep,
-            "median_ms", sep, "spread", sep, "reps", sep, "plan_ms", sep, "GFLOP/s", sep, "verified", sep,
-            "note", sep, "problem");
+    fprintf(f, "%-8s%s%3s%s%11s%s%10s%s%7s%s%7s%s%4s%s%8s%s%8s%s%-9s%s%-22s%s%s\n", "backend", sep, "thr",
+            sep, "median_ms", sep, "min_ms", sep, "spread", sep, "ci95", sep, "reps", sep, "plan_ms", sep,
+            "GFLOP/s", sep, "verified", sep, "note", sep, "problem");
   for (size_t i = 0; i < r->n; i++) {
     const bench_row *w = &r->rows[i];
     const char *lead = md ? "| " : "", *tail = md ? " |" : "";
@@ -183,18 +300,21 @@ static void write_table(FILE *f, const bench_report *r, int md) {
       char msg[ERRLEN + 16];
       snprintf(msg, sizeof msg, "%s: %s", row_status(w), w->why);
       if (md)
-        fprintf(f, "| %s | %d | - | - | - | - | - | - | %s | %s |\n", w->backend, w->threads, msg,
+        fprintf(f, "| %s | %d | - | - | - | - | - | - | - | - | %s | %s |\n", w->backend, w->threads, msg,
                 w->problem);
       else
-        fprintf(f, "%-8s%s%3d%s%11s%s%7s%s%4s%s%8s%s%8s%s%-9s%s%-22s%s%s\n", w->backend, sep, w->threads, sep,
-                "-", sep, "-", sep, "-", sep, "-", sep, "-", sep, "-", sep, msg, sep, w->problem);
+        fprintf(f, "%-8s%s%3d%s%11s%s%10s%s%7s%s%7s%s%4s%s%8s%s%8s%s%-9s%s%-22s%s%s\n", w->backend, sep,
+                w->threads, sep, "-", sep, "-", sep, "-", sep, "-", sep, "-", sep, "-", sep, "-", sep, "-",
+                sep, msg, sep, w->problem);
       continue;
     }
-    char spread[16];
+    char spread[16], ci[40];
     snprintf(spread, sizeof spread, "%.1f%%", spread_pct(&w->st));
-    fprintf(f, "%s%-8s%s%3d%s%11.3f%s%7s%s%4d%s%8.1f%s%8.1f%s%-9s%s%-22s%s%s%s\n", lead, w->backend, sep,
-            w->threads, sep, w->st.median_ms, sep, spread, sep, w->st.reps, sep, w->plan_ms, sep, w->gflops,
-            sep, w->verified, sep, w->note, sep, w->problem, tail);
+    ci_cell(&w->st, md ? 0 : 7, ci, sizeof ci);
+    fprintf(f, "%s%-8s%s%3d%s%11.3f%s%10.3f%s%7s%s%s%s%4d%s%8.1f%s%8.1f%s%-9s%s%-22s%s%s%s\n", lead,
+            w->backend, sep, w->threads, sep, w->st.median_ms, sep, w->st.min_ms, sep, spread, sep, ci, sep,
+            w->st.reps, sep, w->plan_ms, sep, w->gflops, sep, w->verified, sep, w->note, sep, w->problem,
+            tail);
   }
 }
 

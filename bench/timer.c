@@ -1,9 +1,12 @@
 /* One timing routine for every backend and workload: plans are made before,
  * the output is verified after, and only the run is inside the clock. */
+#include <math.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "harness.h"
+#include "stats.h"
 
 double bench_now(void) {
   struct timespec ts;
@@ -16,14 +19,6 @@ static int cmp_double(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-/* Linear interpolation between order statistics of sorted xs. */
-static double quantile(const double *xs, int n, double q) {
-  double at = q * (n - 1);
-  int lo = (int)at;
-  if (lo >= n - 1) return xs[n - 1];
-  return xs[lo] + (at - lo) * (xs[lo + 1] - xs[lo]);
-}
-
 attn_status bench_time(attn_status (*fn)(void *ctx), void *ctx, const bench_timing_opts *o, bench_stats *st) {
   attn_status s;
   /* Warm-up fills caches and settles the clock; a run that takes seconds has
@@ -33,29 +28,50 @@ attn_status bench_time(attn_status (*fn)(void *ctx), void *ctx, const bench_timi
     if ((s = fn(ctx)) != ATTN_OK) return s;
     if (bench_now() - start > 1.0) break;
   }
-  /* Samples are kept in a buffer made before timing starts. */
-  double *ms = malloc((size_t)o->max_reps * sizeof(double));
-  if (!ms) return ATTN_ENOMEM;
+  /* Samples are kept in buffers made before timing starts. */
+  double *ms = malloc((size_t)o->max_reps * sizeof(double)),
+         *sorted = malloc((size_t)o->max_reps * sizeof(double));
+  if (!ms || !sorted) {
+    free(ms);
+    free(sorted);
+    return ATTN_ENOMEM;
+  }
   int n = 0;
   double spent = 0;
+  /* Both a count (a rank test needs samples, whatever their length) and a
+   * time (short runs need many samples to average out interrupts). */
   while (n < o->max_reps && (n < o->min_reps || spent < o->min_time)) {
     double t0 = bench_now();
     s = fn(ctx);
     double dt = bench_now() - t0;
     if (s != ATTN_OK) {
       free(ms);
+      free(sorted);
       return s;
     }
     ms[n++] = dt * 1e3;
     spent += dt;
   }
-  qsort(ms, (size_t)n, sizeof *ms, cmp_double);
+  memcpy(sorted, ms, (size_t)n * sizeof *ms);
+  qsort(sorted, (size_t)n, sizeof *sorted, cmp_double);
   st->reps = n;
-  st->min_ms = ms[0];
-  st->max_ms = ms[n - 1];
-  st->median_ms = quantile(ms, n, 0.5);
-  st->q1_ms = quantile(ms, n, 0.25);
-  st->q3_ms = quantile(ms, n, 0.75);
-  free(ms);
+  st->min_ms = sorted[0];
+  st->max_ms = sorted[n - 1];
+  st->median_ms = stats_quantile(sorted, n, 0.5);
+  st->q1_ms = stats_quantile(sorted, n, 0.25);
+  st->q3_ms = stats_quantile(sorted, n, 0.75);
+  double sum = 0, sq = 0;
+  for (int i = 0; i < n; i++) sum += ms[i];
+  st->mean_ms = sum / n;
+  for (int i = 0; i < n; i++) sq += (ms[i] - st->mean_ms) * (ms[i] - st->mean_ms);
+  st->stddev_ms = n > 1 ? sqrt(sq / (n - 1)) : 0; /* Bessel-corrected, as Google Benchmark reports it */
+  int lo, hi;
+  stats_median_ci(n, 0.95, &lo, &hi, &st->ci_level);
+  st->ci_lo_ms = sorted[lo];
+  st->ci_hi_ms = sorted[hi];
+  /* Rows keep their samples until the report is written: only n of them. */
+  double *fit = realloc(ms, (size_t)n * sizeof *ms);
+  st->ms = fit ? fit : ms;
+  free(sorted);
   return ATTN_OK;
 }

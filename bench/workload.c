@@ -4,11 +4,19 @@
  * and what `run` takes as inputs. */
 #include "workload.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "attnbench/reference.h"
+
 static attn_problem full_problem(const attn_problem *p) {
   attn_problem f = *p;
+  if (p->op == ATTN_OP_MHA) { /* the attention between the projections */
+    f.op = ATTN_OP_ATTN;
+    f.dm = 0;
+    f.self = 0;
+  }
   if (p->op == ATTN_OP_DECODE) {
     f.op = ATTN_OP_ATTN;
     f.steps = 0;
@@ -38,6 +46,8 @@ void workload_free(workload *w) {
   free(w->qt);
   free(w->ot);
   free(w->lens);
+  float *mha[] = {w->xq, w->xkv, w->wq, w->wk, w->wv, w->wo, w->gq, w->gk, w->gv, w->cat, w->y};
+  for (size_t i = 0; i < sizeof mha / sizeof mha[0]; i++) free(mha[i]);
   memset(w, 0, sizeof *w);
 }
 
@@ -61,6 +71,50 @@ void workload_prepare(workload *w) {
   }
 }
 
+/* Elements of each op=mha buffer, in the order of mha_buffers(). */
+static void mha_sizes(const attn_problem *p, int64_t sz[11]) {
+  const int64_t rq = p->b * p->lq, rk = p->b * p->lk;
+  const int64_t s[11] = {rq * p->dm,
+                         p->self ? 0 : rk * p->dm,
+                         p->dm * p->h * p->d,
+                         p->dm * p->hkv * p->d,
+                         p->dm * p->hkv * p->dv,
+                         p->h * p->dv * p->dm,
+                         rq * p->h * p->d,
+                         rk * p->hkv * p->d,
+                         rk * p->hkv * p->dv,
+                         rq * p->h * p->dv,
+                         rq * p->dm};
+  memcpy(sz, s, sizeof s);
+}
+
+static double mha_bytes(const attn_problem *p) {
+  if (p->op != ATTN_OP_MHA) return 0;
+  int64_t sz[11];
+  mha_sizes(p, sz);
+  double total = 0;
+  for (int i = 0; i < 11; i++) total += 4.0 * (double)sz[i];
+  return total;
+}
+
+static attn_status mha_init(workload *w, int fill, char *err, size_t n) {
+  const attn_problem *p = &w->p;
+  int64_t sz[11];
+  mha_sizes(p, sz);
+  float **bufs[11] = {&w->xq, &w->xkv, &w->wq, &w->wk,  &w->wv, &w->wo,
+                      &w->gq, &w->gk,  &w->gv, &w->cat, &w->y};
+  for (int i = 0; i < 11; i++) {
+    if (i == 1 && p->self) continue;
+    if (!(*bufs[i] = zeroed(sz[i]))) {
+      snprintf(err, n, "cannot allocate the layer's inputs and weights (%.2f GiB)", mha_bytes(p) / (1 << 30));
+      workload_free(w);
+      return ATTN_ENOMEM;
+    }
+  }
+  if (fill) attn_fill_mha(p, w->xq, w->xkv, w->wq, w->wk, w->wv, w->wo, w->in.lens);
+  return ATTN_OK;
+}
+
 attn_status workload_init(const attn_problem *p, int fill, double extra_bytes, workload *w, char *err,
                           size_t n) {
   memset(w, 0, sizeof *w);
@@ -71,8 +125,10 @@ attn_status workload_init(const attn_problem *p, int fill, double extra_bytes, w
   /* A decode also keeps the cache (as large as K and V) and the new tokens. */
   const double decode_bytes =
       p->op == ATTN_OP_DECODE ? 4.0 * (double)(attn_kv_elems(f) + attn_v_elems(f)) * 1.5 : 0;
-  attn_status s = bench_memory_check(f, extra_bytes + decode_bytes, err, n);
-  if (s == ATTN_OK) s = bench_inputs_alloc(f, fill, &w->in, err, n);
+  attn_status s = bench_memory_check(f, extra_bytes + decode_bytes + mha_bytes(p), err, n);
+  /* op=mha computes Q, K and V: only its own inputs are filled. */
+  if (s == ATTN_OK) s = bench_inputs_alloc(f, fill && p->op != ATTN_OP_MHA, &w->in, err, n);
+  if (s == ATTN_OK && p->op == ATTN_OP_MHA) return mha_init(w, fill, err, n);
   if (s != ATTN_OK || p->op != ATTN_OP_DECODE) return s;
   w->kc = zeroed(attn_kv_elems(f));
   w->vc = zeroed(attn_v_elems(f));
@@ -109,7 +165,171 @@ static attn_status decode_step(workload *w, const attn_backend *be, void *plan, 
   return s;
 }
 
+attn_status workload_supports(const attn_problem *p, const attn_backend *be, char *why, size_t n) {
+  if (p->op == ATTN_OP_MHA && (!be->gemm_plan || !be->gemm_run || !be->gemm_destroy)) {
+    snprintf(why, n, "no GEMM (op=mha projects with the backend's own GEMM)");
+    return ATTN_UNSUPPORTED;
+  }
+  const attn_problem s = planned_problem(p);
+  return be->supports(&s, why, n);
+}
+
+/* The four GEMMs of op=mha, in the order of w->gemm. */
+static void mha_shapes(const attn_problem *p, attn_gemm_shape g[4]) {
+  const int64_t rq = p->b * p->lq, rk = p->b * p->lk;
+  g[0] = (attn_gemm_shape){rq, p->h * p->d, p->dm};
+  g[1] = (attn_gemm_shape){rk, p->hkv * p->d, p->dm};
+  g[2] = (attn_gemm_shape){rk, p->hkv * p->dv, p->dm};
+  g[3] = (attn_gemm_shape){rq, p->dm, p->h * p->dv};
+}
+
+void workload_unplan(workload *w, const attn_backend *be, void *plan) {
+  for (int i = 0; i < 4; i++)
+    if (w->gemm[i]) be->gemm_destroy(w->gemm[i]);
+  memset(w->gemm, 0, sizeof w->gemm);
+  if (plan) be->destroy(plan);
+}
+
+attn_status workload_plan(workload *w, const attn_backend *be, const attn_config *cfg, void **plan, char *why,
+                          size_t n) {
+  *plan = NULL;
+  w->threads = cfg->threads;
+  attn_status s = workload_supports(&w->p, be, why, n);
+  if (s == ATTN_OK) s = be->plan(&w->planned, cfg, plan, why, n);
+  if (s != ATTN_OK || w->p.op != ATTN_OP_MHA) return s;
+  attn_gemm_shape g[4];
+  mha_shapes(&w->p, g);
+  for (int i = 0; i < 4 && s == ATTN_OK; i++) s = be->gemm_plan(&g[i], cfg, &w->gemm[i], why, n);
+  if (s != ATTN_OK) {
+    workload_unplan(w, be, *plan);
+    *plan = NULL;
+  }
+  return s;
+}
+
+/* [b][len][heads][dim] (a GEMM's rows, one head per column block) to
+ * [b][heads][len][dim], the layout the attention reads; and back. */
+static void split_heads(const float *src, float *dst, int64_t b, int64_t len, int64_t heads, int64_t dim,
+                        int to_heads, int threads) {
+#pragma omp parallel for collapse(2) num_threads(threads) schedule(static)
+  for (int64_t bi = 0; bi < b; bi++)
+    for (int64_t i = 0; i < len; i++)
+      for (int64_t hd = 0; hd < heads; hd++) {
+        const int64_t rows = ((bi * len + i) * heads + hd) * dim, cols = ((bi * heads + hd) * len + i) * dim;
+        if (to_heads)
+          memcpy(dst + cols, src + rows, (size_t)dim * sizeof(float));
+        else
+          memcpy(dst + rows, src + cols, (size_t)dim * sizeof(float));
+      }
+}
+
+static attn_status mha_run(workload *w, const attn_backend *be, void *plan) {
+  const attn_problem *p = &w->p;
+  const float *xkv = p->self ? w->xq : w->xkv;
+  const int th = w->threads > 0 ? w->threads : 1;
+  const double t0 = bench_now();
+  attn_status s = be->gemm_run(w->gemm[0], w->xq, w->wq, w->gq);
+  if (s == ATTN_OK) s = be->gemm_run(w->gemm[1], xkv, w->wk, w->gk);
+  if (s == ATTN_OK) s = be->gemm_run(w->gemm[2], xkv, w->wv, w->gv);
+  if (s != ATTN_OK) return s;
+  split_heads(w->gq, w->in.q, p->b, p->lq, p->h, p->d, 1, th);
+  split_heads(w->gk, w->in.k, p->b, p->lk, p->hkv, p->d, 1, th);
+  split_heads(w->gv, w->in.v, p->b, p->lk, p->hkv, p->dv, 1, th);
+  const double t1 = bench_now();
+  attn_tensors t = bench_tensors(&w->in);
+  s = be->run(plan, &t);
+  const double t2 = bench_now();
+  if (s != ATTN_OK) return s;
+  split_heads(w->in.o, w->cat, p->b, p->lq, p->h, p->dv, 0, th);
+  s = be->gemm_run(w->gemm[3], w->cat, w->wo, w->y);
+  const double t3 = bench_now();
+  w->proj_s += (t1 - t0) + (t3 - t2);
+  w->attn_s += t2 - t1;
+  w->runs++;
+  return s;
+}
+
+float *workload_output(const workload *w) { return w->p.op == ATTN_OP_MHA ? w->y : w->in.o; }
+
+int64_t workload_output_elems(const workload *w) {
+  return w->p.op == ATTN_OP_MHA ? w->p.b * w->p.lq * w->p.dm : attn_o_elems(&w->full);
+}
+
+void workload_poison(workload *w) {
+  for (int64_t i = 0; i < attn_o_elems(&w->full); i++) w->in.o[i] = NAN;
+  if (w->p.op != ATTN_OP_MHA) return;
+  /* The GEMMs' own outputs: the heads copied from them would otherwise hold
+   * what the previous backend wrote. */
+  for (int64_t i = 0; i < workload_output_elems(w); i++) w->y[i] = NAN;
+  for (int64_t i = 0; i < attn_q_elems(&w->full); i++) w->gq[i] = NAN;
+  for (int64_t i = 0; i < attn_kv_elems(&w->full); i++) w->gk[i] = NAN;
+  for (int64_t i = 0; i < attn_v_elems(&w->full); i++) w->gv[i] = NAN;
+}
+
+double workload_flops(const workload *w) {
+  return w->p.op == ATTN_OP_MHA ? attn_flops(&w->p, w->in.lens) : attn_flops(&w->full, w->in.lens);
+}
+
+/* n rows spread evenly over 0..m-1 (all of them when max is 0 or >= m);
+ * NULL with *n = m means all. */
+static int64_t *spread_rows(int64_t m, int64_t max, int64_t *n) {
+  *n = m;
+  if (max <= 0 || max >= m) return NULL;
+  int64_t *rows = malloc((size_t)max * sizeof(int64_t));
+  if (!rows) return NULL;
+  for (int64_t i = 0; i < max; i++) rows[i] = max > 1 ? i * (m - 1) / (max - 1) : 0;
+  *n = max;
+  return rows;
+}
+
+attn_status workload_check_mha(const workload *w, const attn_accuracy *acc, int64_t max_rows,
+                               attn_compare *res, const char **stage) {
+  const attn_problem *p = &w->p, *f = &w->full;
+  const float *xkv = p->self ? w->xq : w->xkv;
+  static const char *const names[] = {"Q projection", "K projection", "V projection", "attention",
+                                      "output projection"};
+  attn_compare c[5];
+  attn_status s = ATTN_OK;
+  int64_t nq, nk, na;
+  int64_t *rq = spread_rows(p->b * p->lq, max_rows, &nq), *rk = spread_rows(p->b * p->lk, max_rows, &nk),
+          *ra = spread_rows(p->b * p->h * p->lq, max_rows, &na);
+  if ((nq < p->b * p->lq && !rq) || (nk < p->b * p->lk && !rk) || (na < p->b * p->h * p->lq && !ra))
+    s = ATTN_ENOMEM;
+  if (s == ATTN_OK)
+    s = attn_check_projection(p->b, p->lq, p->dm, p->h, p->d, w->xq, w->wq, w->in.q, rq, nq, &c[0]);
+  if (s == ATTN_OK)
+    s = attn_check_projection(p->b, p->lk, p->dm, p->hkv, p->d, xkv, w->wk, w->in.k, rk, nk, &c[1]);
+  if (s == ATTN_OK)
+    s = attn_check_projection(p->b, p->lk, p->dm, p->hkv, p->dv, xkv, w->wv, w->in.v, rk, nk, &c[2]);
+  if (s == ATTN_OK) { /* on the heads the backend projected, as a plain attention check */
+    attn_oracle orc;
+    attn_tensors t = bench_tensors(&w->in);
+    s = attn_oracle_compute_rows(f, &t, ra, na, &orc);
+    if (s == ATTN_OK) {
+      attn_oracle_check(&orc, acc, w->in.o, &c[3]);
+      attn_oracle_free(&orc);
+    }
+  }
+  if (s == ATTN_OK) s = attn_check_out_projection(p, w->in.o, w->wo, w->y, rq, nq, &c[4]);
+  free(rq);
+  free(rk);
+  free(ra);
+  if (s != ATTN_OK) return s;
+  /* The verdict: any failure fails; otherwise any mistrusted stage. */
+  int worst = 0, mistrusted = 0, failed = 0;
+  for (int i = 0; i < 5; i++) {
+    if (c[i].max_ratio > c[worst].max_ratio) worst = i;
+    failed |= c[i].verdict == ATTN_FAILED;
+    mistrusted |= c[i].verdict == ATTN_MISTRUSTED;
+  }
+  *res = c[worst];
+  res->verdict = failed ? ATTN_FAILED : mistrusted ? ATTN_MISTRUSTED : ATTN_PASSED;
+  *stage = names[worst];
+  return ATTN_OK;
+}
+
 attn_status workload_run(workload *w, const attn_backend *be, void *plan) {
+  if (w->p.op == ATTN_OP_MHA) return mha_run(w, be, plan);
   if (w->p.op == ATTN_OP_ATTN) {
     attn_tensors t = bench_tensors(&w->in);
     return be->run(plan, &t);

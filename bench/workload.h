@@ -1,9 +1,12 @@
 /* Workloads: what a problem's `op` asks for, driven through a backend's
  * attention forward. op=attn is one forward; op=decode is `steps` single-query
- * forwards against a K/V cache that grows by one key and value per step. */
+ * forwards against a K/V cache that grows by one key and value per step;
+ * op=mha is a layer: projections by the backend's GEMM, one forward, the
+ * output projection. */
 #ifndef ATTNBENCH_WORKLOAD_H
 #define ATTNBENCH_WORKLOAD_H
 
+#include "attnbench/reference.h"
 #include "harness.h"
 
 typedef struct workload {
@@ -17,6 +20,16 @@ typedef struct workload {
    * one step's queries and outputs, and the cache lengths */
   float *kc, *vc, *ktok, *vtok, *qt, *ot;
   int32_t *lens;
+  /* mha: the layer's inputs X_q [b][lq][dm] and X_kv [b][lk][dm] (NULL for
+   * self=1, which reads X_q), the weights, the GEMM outputs before the head
+   * split (gq [b*lq][h*d], gk, gv), the concatenated heads cat [b*lq][h*dv]
+   * and the output y [b][lq][dm]; in.q/k/v/o hold the heads the attention
+   * reads and writes. */
+  float *xq, *xkv, *wq, *wk, *wv, *wo, *gq, *gk, *gv, *cat, *y;
+  void *gemm[4];         /* GEMM plans for Q, K, V and the output, made by workload_plan */
+  int threads;           /* for the head split and concatenation copies */
+  double proj_s, attn_s; /* time in projections (with the copies) and in attention, summed over runs */
+  int64_t runs;
 } workload;
 
 /* Checks memory, allocates, touches and (if fill) fills the inputs. A decode
@@ -27,9 +40,34 @@ attn_status workload_init(const attn_problem *p, int fill, double extra_bytes, w
 void workload_prepare(workload *w);
 void workload_free(workload *w);
 
-/* The whole workload once, with a plan made for w->planned; the output lands
- * in w->in.o. No allocation. */
+/* Whether the backend runs problem p's workload: its supports() on what it
+ * would be planned for, and for op=mha a GEMM ("no GEMM" otherwise). */
+attn_status workload_supports(const attn_problem *p, const attn_backend *be, char *why, size_t n);
+/* The backend's attention plan for w->planned, and for op=mha its GEMM plans
+ * (kept in w). Untimed. workload_unplan destroys both. */
+attn_status workload_plan(workload *w, const attn_backend *be, const attn_config *cfg, void **plan, char *why,
+                          size_t n);
+void workload_unplan(workload *w, const attn_backend *be, void *plan);
+
+/* The whole workload once, with a plan from workload_plan; the output lands
+ * in workload_output. No allocation. */
 attn_status workload_run(workload *w, const attn_backend *be, void *plan);
+/* The workload's result: y for op=mha, else in.o. */
+float *workload_output(const workload *w);
+int64_t workload_output_elems(const workload *w);
+/* Sets every output and intermediate to NaN: what a backend leaves unwritten fails. */
+void workload_poison(workload *w);
+/* The FLOPs of one workload_run (projections included). */
+double workload_flops(const workload *w);
+
+/* op=mha's staged check (reference/README.md) of the last run: each
+ * projection, the attention on the backend's own projected heads, and the
+ * output projection, each in double with its own bound. max_rows > 0 checks
+ * that many evenly spread rows of each stage (bench's verification after
+ * timing), 0 all. *res is the stage with the largest error/bound, *stage its
+ * name. */
+attn_status workload_check_mha(const workload *w, const attn_accuracy *acc, int64_t max_rows,
+                               attn_compare *res, const char **stage);
 
 /* Query rows of `full` (flat [b][h][lq] indices) that a check compares: all of
  * them for op=attn (returns 0 and sets *rows NULL), or the first, a middle

@@ -78,3 +78,23 @@ void attn_fill_inputs(const attn_problem *p, float *q, float *k, float *v, int32
   case ATTN_FILL_DOMINANT: fill_dominant(p, &rk, q, k); break;
   }
 }
+
+/* X_q, X_kv uniform in [-1, 1]; each weight uniform in [-1, 1] / sqrt(rows),
+ * so that every projection is of order one whatever the model width and the
+ * attention sees scores of the same order as with fill=random. Powers of two
+ * would keep the scaling exact; 1/sqrt(rows) is rounded once, which the
+ * oracle sees as part of the float inputs. */
+void attn_fill_mha(const attn_problem *p, float *xq, float *xkv, float *wq, float *wk, float *wv, float *wo,
+                   int32_t *lens) {
+  rng r[7];
+  for (int i = 0; i < 7; i++) r[i] = rng_for(p, 5 + (uint64_t)i);
+  const float in_scale = (float)(1 / sqrt((double)p->dm)),
+              out_scale = (float)(1 / sqrt((double)(p->h * p->dv)));
+  fill_uniform(&r[0], xq, p->b * p->lq * p->dm, -1, 1);
+  if (xkv) fill_uniform(&r[1], xkv, p->b * p->lk * p->dm, -1, 1);
+  fill_uniform(&r[2], wq, p->dm * p->h * p->d, -in_scale, in_scale);
+  fill_uniform(&r[3], wk, p->dm * p->hkv * p->d, -in_scale, in_scale);
+  fill_uniform(&r[4], wv, p->dm * p->hkv * p->dv, -in_scale, in_scale);
+  fill_uniform(&r[5], wo, p->h * p->dv * p->dm, -out_scale, out_scale);
+  if (lens && p->mask == ATTN_MASK_PAD) fill_lens(p, &r[6], lens);
+}

@@ -5,6 +5,7 @@
 
 #include "attnbench/problem.h"
 #include "attnbench/reference.h"
+#include "compare.h"
 
 static const double unit_roundoff = 0x1p-24; /* u: fp32 round-to-nearest */
 
@@ -13,6 +14,8 @@ static double gamma_n(double n) {
   double nu = n * unit_roundoff;
   return nu < 1 ? nu / (1 - nu) : INFINITY;
 }
+
+double compare_gamma32(double n) { return gamma_n(n); }
 
 double attn_tolerance(const attn_oracle *o, const attn_accuracy *acc, int64_t row, int64_t elem) {
   /* row: the held row's slot in the oracle */
@@ -47,50 +50,61 @@ static double ratio_of(double err, double bound) {
   return bound > 0 ? err / bound : INFINITY;
 }
 
-void attn_oracle_check(const attn_oracle *o, const attn_accuracy *acc, const float *out, attn_compare *res) {
-  const attn_problem *p = &o->p;
-  const int64_t dv = p->dv;
-  /* Rows without visible keys are verified to be exactly zero; the trust
-   * question is about the others. */
-  int64_t zeros = 0, judged = 0;
+void compare_begin(compare_state *st, attn_compare *res) {
+  st->zeros = st->judged = 0;
   res->max_abs_err = 0;
   res->max_ratio = 0;
   res->worst = 0;
   res->worst_out = res->worst_ref = res->worst_bound = 0;
   res->nonfinite = 0;
-  for (int64_t r = 0; r < o->nrows; r++) {
-    const int64_t flat = o->rows ? o->rows[r] : r;
-    for (int64_t c = 0; c < dv; c++) {
-      const int64_t at = flat * dv + c;
-      const double ref = o->out[r * dv + c], got = out[at];
-      const double bound = attn_tolerance(o, acc, r, c);
-      double err = fabs(got - ref), ratio;
-      if (!isfinite(got)) {
-        res->nonfinite++;
-        err = ratio = INFINITY;
-      } else {
-        ratio = ratio_of(err, bound);
-      }
-      if (o->nvis[r]) {
-        judged++;
-        zeros += ref == 0;
-      }
-      if (err > res->max_abs_err) res->max_abs_err = err;
-      if (ratio > res->max_ratio || (at == 0 && ratio >= res->max_ratio)) {
-        res->max_ratio = ratio;
-        res->worst = at;
-        res->worst_out = got;
-        res->worst_ref = ref;
-        res->worst_bound = bound;
-      }
-    }
+}
+
+void compare_add(compare_state *st, attn_compare *res, int64_t at, double got, double ref, double bound,
+                 int judged) {
+  double err = fabs(got - ref), ratio;
+  if (!isfinite(got)) {
+    res->nonfinite++;
+    err = ratio = INFINITY;
+  } else {
+    ratio = ratio_of(err, bound);
   }
+  if (judged) {
+    st->judged++;
+    st->zeros += ref == 0;
+  }
+  if (err > res->max_abs_err) res->max_abs_err = err;
+  if (ratio > res->max_ratio || (at == 0 && ratio >= res->max_ratio)) {
+    res->max_ratio = ratio;
+    res->worst = at;
+    res->worst_out = got;
+    res->worst_ref = ref;
+    res->worst_bound = bound;
+  }
+}
+
+void compare_end(const compare_state *st, attn_compare *res) {
   if (res->max_ratio > 1 || res->nonfinite)
     res->verdict = ATTN_FAILED;
-  else if (2 * zeros > judged)
+  else if (2 * st->zeros > st->judged)
     res->verdict = ATTN_MISTRUSTED;
   else
     res->verdict = ATTN_PASSED;
+}
+
+void attn_oracle_check(const attn_oracle *o, const attn_accuracy *acc, const float *out, attn_compare *res) {
+  const attn_problem *p = &o->p;
+  const int64_t dv = p->dv;
+  /* Rows without visible keys are verified to be exactly zero; the trust
+   * question is about the others. */
+  compare_state st;
+  compare_begin(&st, res);
+  for (int64_t r = 0; r < o->nrows; r++) {
+    const int64_t flat = o->rows ? o->rows[r] : r;
+    for (int64_t c = 0; c < dv; c++)
+      compare_add(&st, res, flat * dv + c, out[flat * dv + c], o->out[r * dv + c],
+                  attn_tolerance(o, acc, r, c), o->nvis[r] != 0);
+  }
+  compare_end(&st, res);
 }
 
 const char *attn_verdict_name(attn_verdict v) {

@@ -37,4 +37,15 @@ for s in ["1", "0.01", "4", "-1"]:
 # Decode steps: caches from 1 key to several blocks, grouped-query heads.
 for lk, steps, (h, hkv), d in itertools.product([1, 63, 300], [1, 5, 70], [(4, 4), (8, 2), (6, 1)], [64, 128]):
     lines.append(f"op=decode,b=2,h={h},hkv={hkv},lk={lk},steps={steps},d={d}")
+# op=mha layers: every mask, cross- and self-attention (self=1), grouped and multi-query heads,
+# dv != d, odd and degenerate model widths, lengths around the GEMM's register tiles.
+for (h, hkv, d, dv), m, (lq, lk, self) in itertools.product(
+        [(4, 2, 16, 16), (3, 3, 5, 9), (8, 1, 32, 24), (2, 2, 1, 1)], masks + ["pad"],
+        [(13, 13, 1), (1, 29, 0), (37, 6, 0)]):
+    for dm in [1, 31, 64]:
+        lens = ",lens=" + ":".join(str(x) for x in [0, 1, lk][:2]) if m == "pad" else ""
+        s = ",self=1" if self else ""
+        lines.append(f"op=mha,b=2,h={h},hkv={hkv},lq={lq},lk={lk},d={d},dv={dv},dm={dm},mask={m}{lens}{s}")
+lines.append("op=mha,b=1,h=4,lq=130,lk=200,d=64,dm=256,mask=causal")
+lines.append("op=mha,b=2,h=8,hkv=2,lq=33,d=32,dv=48,dm=96,self=1,mask=pad,seed=2")
 (root / "bench/suites/full.txt").write_text("\n".join(lines) + "\n")

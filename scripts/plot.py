@@ -17,8 +17,11 @@ def rows(path):
     """Successful rows as dicts with backend, threads, problem, gflops."""
     with open(path, newline="") as f:
         if path.endswith(".json"):
+            # A case is one median aggregate among its repetitions and other
+            # aggregates; files from before repetitions were kept hold one entry per case.
             for b in json.load(f)["benchmarks"]:
-                if not b.get("error_occurred"):
+                if not b.get("error_occurred") and b.get("aggregate_name", "median") == "median" \
+                        and b.get("run_type", "aggregate") == "aggregate":
                     yield {k: str(b[k]) for k in ("backend", "threads", "problem", "gflops")}
         else:
             yield from (r for r in csv.DictReader(f) if r["status"] == "ok")

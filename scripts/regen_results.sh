@@ -28,14 +28,20 @@ for mask in ("none", "causal"):
     doc = json.loads((out / f"prefill-{mask}.json").read_text())
     c = doc["context"]
     print(f"## mask={mask}\n\n{c['cpu_model']}, threads {c['threads']}, binding {c['thread_binding']}; {c['flops_convention']}\n")
-    print("| backend | threads | problem | median ms | spread | GFLOP/s | note |")
-    print("|---|---:|---|---:|---:|---:|---|")
+    print("| backend | threads | problem | median ms | spread | ci95 | GFLOP/s | note |")
+    print("|---|---:|---|---:|---:|---:|---:|---|")
     for b in doc["benchmarks"]:
         if b.get("error_occurred"):
-            print(f"| {b['backend']} | {b['threads']} | {b['problem']} | - | - | - | {b['error_message']} |")
+            print(f"| {b['backend']} | {b['threads']} | {b['problem']} | - | - | - | - | {b['error_message']} |")
             continue
-        spread = 100 * (b["q3_ms"] - b["q1_ms"]) / b["real_time"]
-        print(f"| {b['backend']} | {b['threads']} | {b['problem']} | {b['real_time']:.3f} | {spread:.1f}% | {b['gflops']:.1f} | {b['note']} |")
+        if b.get("aggregate_name") != "median":  # repetitions and the other aggregates
+            continue
+        med = b["real_time"]
+        spread = 100 * (b["q3_ms"] - b["q1_ms"]) / med
+        ci = "-"
+        if b.get("ci_level", 0) >= 0.95:
+            ci = f"±{100 * max(med - b['ci_lo_ms'], b['ci_hi_ms'] - med) / med:.1f}%"
+        print(f"| {b['backend']} | {b['threads']} | {b['problem']} | {med:.3f} | {spread:.1f}% | {ci} | {b['gflops']:.1f} | {b['note']} |")
     print(f"\n![mask={mask}](prefill-{mask}.png)\n")
 PY
 echo "wrote $out"

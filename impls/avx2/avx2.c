@@ -239,6 +239,11 @@ static void avx2_describe(attn_emit_fn emit, void *ctx) {
   emit(ctx, "exp", "avx2_exp2_u3 (rel err <= 3*2^-24)");
 }
 
+static attn_status avx2_gemm_plan(const attn_gemm_shape *g, const attn_config *cfg, void **plan, char *why,
+                                  size_t n) {
+  return gemm_blocked_plan(&avx2_sgemm_6x16, g, cfg, plan, why, n);
+}
+
 const attn_backend attn_backend_avx2 = {
     .name = "avx2",
     .summary = "flash attention, fp32 AVX2+FMA 6x16 micro-kernels, online softmax",
@@ -254,4 +259,7 @@ const attn_backend attn_backend_avx2 = {
     .destroy = avx2_destroy,
     .plan_note = avx2_plan_note,
     .describe = avx2_describe,
+    .gemm_plan = avx2_gemm_plan,
+    .gemm_run = gemm_blocked_run,
+    .gemm_destroy = gemm_blocked_destroy,
 };

@@ -7,6 +7,12 @@
 #ifndef ATTNBENCH_AVX2_KERNELS_H
 #define ATTNBENCH_AVX2_KERNELS_H
 
+#include "common/gemm_blocked.h"
+
+/* op=mha's projections: common/gemm_blocked.c's loops around this 6 x 16
+ * tile (avx2_gemm.c). */
+extern const gemm_kernel avx2_sgemm_6x16;
+
 #include <stdint.h>
 
 /* The relative error bound of avx2_exp2_u3 (exp2_avx2.h) over results in

@@ -198,11 +198,19 @@ static void avx512_describe(attn_emit_fn emit, void *ctx) {
            (long)bl->bq);
   emit(ctx, "tiles", buf);
   emit(ctx, "decode_tiles", "avx512_qk_4x16, avx512_pv_4x64 (narrow: keys in lanes, jobs of < 16 rows)");
+  snprintf(buf, sizeof buf, "%s, kc=%d mc=%d nc=%d (op=mha projections)", avx512_sgemm_12x32.name, GEMM_KC,
+           GEMM_MC, GEMM_NC);
+  emit(ctx, "gemm", buf);
   emit(ctx, "threads",
        "rows-parallel over (batch, kv head, query block) jobs; split-k (2 parts per thread, "
        "merged) when jobs < 8 per thread");
   snprintf(buf, sizeof buf, "avx512_exp2_u1 (max rel err %g)", AVX512_EXP2_REL_ERR);
   emit(ctx, "exp", buf);
+}
+
+static attn_status avx512_gemm_plan(const attn_gemm_shape *g, const attn_config *cfg, void **plan, char *why,
+                                    size_t n) {
+  return gemm_blocked_plan(&avx512_sgemm_12x32, g, cfg, plan, why, n);
 }
 
 const attn_backend attn_backend_avx512 = {
@@ -219,4 +227,7 @@ const attn_backend attn_backend_avx512 = {
     .destroy = avx512_destroy,
     .plan_note = avx512_plan_note,
     .describe = avx512_describe,
+    .gemm_plan = avx512_gemm_plan,
+    .gemm_run = gemm_blocked_run,
+    .gemm_destroy = gemm_blocked_destroy,
 };

@@ -28,6 +28,12 @@
 #ifndef ATTNBENCH_AVX512_KERNELS_H
 #define ATTNBENCH_AVX512_KERNELS_H
 
+#include "common/gemm_blocked.h"
+
+/* op=mha's projections: common/gemm_blocked.c's loops around this 12 x 32
+ * tile (avx512_gemm.c). */
+extern const gemm_kernel avx512_sgemm_12x32;
+
 #include <stdint.h>
 
 /* Spellings the kernel files share. */

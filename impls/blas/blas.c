@@ -382,6 +382,61 @@ static void blas_describe(attn_emit_fn emit, void *ctx) {
        "ATTNBENCH_BLAS_THREADING=heads|sgemm, ATTNBENCH_BLAS_CHUNK_ROWS=N, ATTNBENCH_BLAS_STACK=N");
 }
 
+/* ---- the GEMM op=mha projects with: one cblas_sgemm ----
+ * Threads, as for attention, from one place only: the library's own when it
+ * can thread (it splits the product as it sees fit), else our OpenMP threads
+ * over row blocks, each a single-threaded sgemm. */
+
+typedef struct blas_gemm {
+  attn_gemm_shape g;
+  const blas_lib *lib;
+  int threads, lib_threads; /* lib_threads: the library threads (1: OpenMP over rows) */
+} blas_gemm;
+
+static attn_status blas_gemm_plan(const attn_gemm_shape *g, const attn_config *cfg, void **out, char *why,
+                                  size_t n) {
+  *out = NULL;
+  const blas_lib *lib = blas_lib_get();
+  if (!lib->ok) {
+    snprintf(why, n, "%s", lib->error);
+    return ATTN_UNSUPPORTED;
+  }
+  if (g->m > INT_MAX || g->n > INT_MAX || g->k > INT_MAX || g->m * g->k > INT_MAX * 64LL) {
+    snprintf(why, n, "GEMM %lldx%lldx%lld exceeds the 32-bit integers of %s's CBLAS", (long long)g->m,
+             (long long)g->n, (long long)g->k, lib->vendor);
+    return ATTN_UNSUPPORTED;
+  }
+  blas_gemm *pl = malloc(sizeof *pl);
+  if (!pl) return ATTN_ENOMEM;
+  pl->g = *g;
+  pl->lib = lib;
+  pl->threads = cfg->threads > 0 ? cfg->threads : 1;
+  pl->lib_threads = lib->can_thread ? pl->threads : 1;
+  lib->set_threads(pl->lib_threads); /* grow the pool here, not in the timed run */
+  *out = pl;
+  return ATTN_OK;
+}
+
+static attn_status blas_gemm_run(void *plan, const float *a, const float *b, float *c) {
+  const blas_gemm *pl = plan;
+  const blas_lib *lib = pl->lib;
+  const int m = (int)pl->g.m, nn = (int)pl->g.n, k = (int)pl->g.k;
+  lib->set_threads(pl->lib_threads);
+  if (pl->lib_threads > 1 || pl->threads == 1) {
+    lib->sgemm(BLAS_ROW_MAJOR, BLAS_NO_TRANS, BLAS_NO_TRANS, m, nn, k, 1.0f, a, k, b, nn, 0.0f, c, nn);
+    return ATTN_OK;
+  }
+#pragma omp parallel num_threads(pl->threads)
+  {
+    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+    const int r0 = (int)((int64_t)m * t / nt), r1 = (int)((int64_t)m * (t + 1) / nt);
+    if (r1 > r0)
+      lib->sgemm(BLAS_ROW_MAJOR, BLAS_NO_TRANS, BLAS_NO_TRANS, r1 - r0, nn, k, 1.0f, a + (int64_t)r0 * k, k,
+                 b, nn, 0.0f, c + (int64_t)r0 * nn, nn);
+  }
+  return ATTN_OK;
+}
+
 const attn_backend attn_backend_blas = {
     .name = "blas",
     .summary = "CBLAS sgemm for QK^T and PV around a vectorised two-pass softmax, chunked rows",
@@ -394,4 +449,7 @@ const attn_backend attn_backend_blas = {
     .destroy = blas_destroy,
     .plan_note = blas_plan_note,
     .describe = blas_describe,
+    .gemm_plan = blas_gemm_plan,
+    .gemm_run = blas_gemm_run,
+    .gemm_destroy = free,
 };

@@ -91,6 +91,43 @@ static void naive_destroy(void *plan) {
   free(pl);
 }
 
+/* ---- the GEMM op=mha projects with ---- */
+
+typedef struct naive_gemm {
+  attn_gemm_shape g;
+  int threads;
+} naive_gemm;
+
+static attn_status naive_gemm_plan(const attn_gemm_shape *g, const attn_config *cfg, void **out, char *why,
+                                   size_t n) {
+  (void)why, (void)n;
+  naive_gemm *pl = malloc(sizeof *pl);
+  if (!pl) return ATTN_ENOMEM;
+  pl->g = *g;
+  pl->threads = cfg->threads > 0 ? cfg->threads : 1;
+  *out = pl;
+  return ATTN_OK;
+}
+
+/* Row i of C accumulates a[i][t] * (row t of B): i-t-j order, so the inner
+ * loop streams a row of B and a row of C, the plainest loop that is not
+ * bound by striding down B's columns. */
+static attn_status naive_gemm_run(void *plan, const float *a, const float *b, float *c) {
+  const naive_gemm *pl = plan;
+  const int64_t m = pl->g.m, nn = pl->g.n, k = pl->g.k;
+#pragma omp parallel for num_threads(pl->threads) schedule(static)
+  for (int64_t i = 0; i < m; i++) {
+    float *ci = c + i * nn;
+    for (int64_t j = 0; j < nn; j++) ci[j] = 0;
+    for (int64_t t = 0; t < k; t++) {
+      const float ait = a[i * k + t];
+      const float *bt = b + t * nn;
+      for (int64_t j = 0; j < nn; j++) ci[j] += ait * bt[j];
+    }
+  }
+  return ATTN_OK;
+}
+
 const attn_backend attn_backend_naive = {
     .name = "naive",
     .summary = "plain fp32 loops, two-pass softmax: the floor",
@@ -104,4 +141,7 @@ const attn_backend attn_backend_naive = {
     .destroy = naive_destroy,
     .describe = NULL,
     .plan_note = NULL,
+    .gemm_plan = naive_gemm_plan,
+    .gemm_run = naive_gemm_run,
+    .gemm_destroy = free,
 };

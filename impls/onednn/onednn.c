@@ -36,6 +36,7 @@
 #include <oneapi/dnnl/dnnl_debug.h>
 
 #include "attnbench/attn.h"
+#include "onednn/onednn_gemm.h"
 
 /* Tiling of the scores [b*hkv][g][lq][lk]. Measured at h=16, lq=lk=4096,
  * d=128 on one core (oneDNN 2.6, AVX-512): one tile of all heads x 256 rows
@@ -78,6 +79,7 @@ typedef struct onednn_set {
   int64_t cols;   /* keys any row of the chunk sees: columns of S */
   int64_t masked; /* trailing columns that only some rows see (causal) */
   int fused;      /* pad: the mask is a post-op of qk, else a binary primitive */
+  int stacked;    /* whole heads: a group's g heads are one matrix of g*rows rows */
   dnnl_memory_t q, k, s, v, o, mask_src, mask_dst;
   onednn_step step[STEPS];
 } onednn_set;
@@ -305,14 +307,23 @@ static attn_status matmul_pd(onednn_plan *pl, onednn_step *st, const dnnl_memory
  * last `masked` of them only partly. */
 static attn_status set_build(onednn_plan *pl, onednn_set *set, char *why, size_t n) {
   const attn_problem *p = &pl->p;
-  const int64_t g = p->h / p->hkv, x = set->groups, rows = set->rows, cols = set->cols;
+  const int64_t x = set->groups, cols = set->cols;
   const int64_t d = p->d, dv = p->dv, lq = p->lq, lk = p->lk;
+  /* A chunk of whole heads under a mask that is the same for every head's
+   * row i (none, pad) stacks the g heads of a group into one matrix of g*lq
+   * rows: their rows are adjacent in Q, S and O. One matmul then reads each
+   * K and V once per group instead of once per head, which decode (lq = 1,
+   * an M = 1 product per head) is bound by. */
+  const int stacked = set->stacked = set->rows == lq && pl->mask != MASK_TRIANGLE;
+  const int64_t group = p->h / p->hkv, g = stacked ? 1 : group, rows = stacked ? group * lq : set->rows;
   const float scale = attn_scale(p);
   dnnl_memory_desc_t qmd, kmd, smd, vmd, omd, padmd;
   attn_status rc;
 
-  /* Q rows [i0, i0 + rows) of the chunk's heads: strides are the full tensor's. */
-  if ((rc = md_strided(&qmd, (dnnl_dims_t){x, g, rows, d}, (dnnl_dims_t){g * lq * d, lq * d, d, 1}, why, n)))
+  /* Q rows [i0, i0 + rows) of the chunk's heads: strides are the full
+   * tensor's (with stacked heads, g = 1 and rows spans the group). */
+  if ((rc = md_strided(&qmd, (dnnl_dims_t){x, g, rows, d}, (dnnl_dims_t){group * lq * d, lq * d, d, 1}, why,
+                       n)))
     return rc;
   /* K^T: the first `cols` keys, read column-major. */
   if ((rc = md_strided(&kmd, (dnnl_dims_t){x, 1, d, cols}, (dnnl_dims_t){lk * d, lk * d, 1, d}, why, n)))
@@ -322,8 +333,8 @@ static attn_status set_build(onednn_plan *pl, onednn_set *set, char *why, size_t
     return rc;
   if ((rc = md_strided(&vmd, (dnnl_dims_t){x, 1, cols, dv}, (dnnl_dims_t){lk * dv, lk * dv, dv, 1}, why, n)))
     return rc;
-  if ((rc = md_strided(&omd, (dnnl_dims_t){x, g, rows, dv}, (dnnl_dims_t){g * lq * dv, lq * dv, dv, 1}, why,
-                       n)))
+  if ((rc = md_strided(&omd, (dnnl_dims_t){x, g, rows, dv}, (dnnl_dims_t){group * lq * dv, lq * dv, dv, 1},
+                       why, n)))
     return rc;
   if ((rc = mem(&set->q, &qmd, pl->engine, NULL, why, n)) ||
       (rc = mem(&set->k, &kmd, pl->engine, NULL, why, n)) ||
@@ -470,8 +481,9 @@ static void build_note(onednn_plan *pl) {
       at += w > 0 && (size_t)w < cap - at ? (size_t)w : 0;
     }
   }
-  snprintf(pl->note + at, cap - at, " chunks=%lld(%lldkvh x %lldrows) sets=%d", (long long)pl->nchunks,
-           (long long)pl->xc, (long long)pl->rc, pl->nsets);
+  snprintf(pl->note + at, cap - at, " chunks=%lld(%lldkvh x %lldrows%s) sets=%d", (long long)pl->nchunks,
+           (long long)pl->xc, (long long)pl->rc, pl->nsets && pl->sets[0].stacked ? ", heads stacked" : "",
+           pl->nsets);
 }
 
 static void onednn_destroy(void *plan) {
@@ -708,4 +720,7 @@ const attn_backend attn_backend_onednn = {
     .destroy = onednn_destroy,
     .plan_note = onednn_plan_note,
     .describe = onednn_describe,
+    .gemm_plan = onednn_gemm_plan,
+    .gemm_run = onednn_gemm_run,
+    .gemm_destroy = onednn_gemm_destroy,
 };

@@ -45,6 +45,8 @@ typedef enum attn_op {
   ATTN_OP_ATTN,   /* one attention forward */
   ATTN_OP_DECODE, /* `steps` single-query steps against a K/V cache that starts at lk
                      keys and grows by one per step */
+  ATTN_OP_MHA,    /* a multi-head attention layer: Q, K, V projected from model-width
+                     inputs by the backend's GEMM, attention, output projection */
 } attn_op;
 
 /* How check and bench generate inputs; part of the problem so that a problem
@@ -74,6 +76,8 @@ typedef struct attn_problem {
   attn_dtype dtype; /* f32 only so far; the layout is [b][heads][len][dim], contiguous */
   attn_op op;
   int64_t steps; /* op=decode: decode steps; 0 otherwise */
+  int64_t dm;    /* op=mha: model width (columns of X_q, X_kv and of the output); 0 otherwise */
+  int self;      /* op=mha: 1 when X_kv is X_q (self-attention, lk == lq); 0 otherwise */
 
   /* input generation */
   attn_fill fill;
@@ -101,6 +105,12 @@ typedef struct attn_accuracy {
   int64_t key_block;  /* online softmax rescales once per key block; 0: two-pass softmax */
 } attn_accuracy;
 
+/* One GEMM of op=mha: C[m][n] = A[m][k] B[k][n], fp32, row-major, contiguous
+ * (lda = k, ldb = ldc = n), C overwritten. */
+typedef struct attn_gemm_shape {
+  int64_t m, n, k;
+} attn_gemm_shape;
+
 typedef void (*attn_emit_fn)(void *ctx, const char *key, const char *value);
 
 typedef struct attn_backend {
@@ -117,6 +127,14 @@ typedef struct attn_backend {
   /* .plan_note = */ const char *(*plan_note)(const void *plan);    /* the path a plan chose
                                                                        (e.g. "heads-parallel"); may be NULL */
   /* .describe = */ void (*describe)(attn_emit_fn emit, void *ctx); /* versions, block sizes; may be NULL */
+  /* The GEMM op=mha projects with. All three NULL: the backend declines op=mha
+   * ("no GEMM"). Any summation order is fine; the tolerance model assumes
+   * fp32 arithmetic (no bf16/tf32 down-conversion). */
+  /* .gemm_plan = */ attn_status (*gemm_plan)(const attn_gemm_shape *g, const attn_config *cfg, void **plan,
+                                              char *why, size_t n); /* untimed: allocate, touch, pack */
+  /* .gemm_run = */ attn_status (*gemm_run)(void *plan, const float *a, const float *b,
+                                            float *c); /* timed: no malloc, no I/O */
+  /* .gemm_destroy = */ void (*gemm_destroy)(void *plan);
 } attn_backend;
 
 /* The registry: compiled-in backends, in table order. */

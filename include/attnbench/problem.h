@@ -34,8 +34,11 @@ int64_t attn_o_elems(const attn_problem *p);
 
 /* Query-key pairs that the mask lets through, summed over batch and heads. */
 double attn_visible_pairs(const attn_problem *p, const int32_t *lens);
-/* 2*(d+dv) per visible pair: the Q.K^T and P.V multiply-adds. */
+/* 2*(d+dv) per visible pair: the Q.K^T and P.V multiply-adds; op=mha adds
+ * attn_projection_flops. */
 double attn_flops(const attn_problem *p, const int32_t *lens);
+/* op=mha: 2*b*(lq*dm*h*d + lk*dm*hkv*(d+dv) + lq*h*dv*dm), the four GEMMs; 0 otherwise. */
+double attn_projection_flops(const attn_problem *p);
 
 const char *attn_mask_name(attn_mask m);
 const char *attn_fill_name(attn_fill f);

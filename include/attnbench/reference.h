@@ -33,6 +33,10 @@ void attn_oracle_free(attn_oracle *o);
 
 /* Fills q, k, v (and lens for mask=pad) as p->fill and p->seed say. */
 void attn_fill_inputs(const attn_problem *p, float *q, float *k, float *v, int32_t *lens);
+/* op=mha: X_q [b][lq][dm], X_kv [b][lk][dm] (NULL for self=1: X_kv is X_q),
+ * W_q [dm][h*d], W_k [dm][hkv*d], W_v [dm][hkv*dv], W_o [h*dv][dm], lens. */
+void attn_fill_mha(const attn_problem *p, float *xq, float *xkv, float *wq, float *wk, float *wv, float *wo,
+                   int32_t *lens);
 
 typedef enum attn_verdict {
   ATTN_PASSED,
@@ -58,6 +62,22 @@ double attn_tolerance(const attn_oracle *o, const attn_accuracy *acc, int64_t sl
 /* Compares a backend's fp32 output (the whole [b][h][lq][dv] tensor) with the
  * oracle on the rows it holds, element by element. */
 void attn_oracle_check(const attn_oracle *o, const attn_accuracy *acc, const float *out, attn_compare *res);
+
+/* op=mha is checked in stages (README.md), each stage exact in double on the
+ * float tensors the backend actually produced before it, each with its own
+ * bound, so that an error is pinned to the stage that made it.
+ *
+ * A projection: got [b][heads][len][dim] against the columns of X W split
+ * into heads (columns [i*dim, (i+1)*dim) are head i), X [b][len][dm], W
+ * [dm][heads*dim]. rows: which of the b*len rows of X to compare (NULL: all).
+ * The worst index is into got. */
+attn_status attn_check_projection(int64_t b, int64_t len, int64_t dm, int64_t heads, int64_t dim,
+                                  const float *x, const float *w, const float *got, const int64_t *rows,
+                                  int64_t nrows, attn_compare *res);
+/* The output projection: y [b][lq][dm] against Concat(heads of o) W_o, o
+ * [b][h][lq][dv] the backend's attention output, W_o [h*dv][dm]. */
+attn_status attn_check_out_projection(const attn_problem *p, const float *o, const float *wo, const float *y,
+                                      const int64_t *rows, int64_t nrows, attn_compare *res);
 
 #ifdef __cplusplus
 }

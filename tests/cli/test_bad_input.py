@@ -2,6 +2,7 @@
 """Every kind of bad input gets a one-line error and exit status 2 from
 attnbench, never a crash or a hang, and never clobbers an earlier result.
 Usage: test_bad_input.py ATTNBENCH_BINARY"""
+from clicheck import error_problems
 import json, os, subprocess, sys, tempfile
 
 import numpy as np
@@ -17,14 +18,7 @@ def run(*args, timeout=120):
 def expect_error(name, args, needle, status=2):
     global passed
     r = run(*args)
-    lines = r.stderr.strip().splitlines()
-    problems = []
-    if r.returncode != status:
-        problems.append(f"exit {r.returncode}, want {status}")
-    if len(lines) != 1 or not lines[0].startswith("attnbench: error: "):
-        problems.append(f"stderr is not one 'attnbench: error:' line: {r.stderr!r}")
-    elif needle not in lines[0]:
-        problems.append(f"message {lines[0]!r} lacks {needle!r}")
+    problems = error_problems(r, needle, status)
     if problems:
         failures.append(f"{name}: " + "; ".join(problems))
     else:
@@ -94,6 +88,26 @@ expect_error("run lens range", ["run", "--backend", "naive", "--problem", P + ",
 expect_error("run lens shape", ["run", "--backend", "naive", "--problem", P + ",mask=pad", *QKV, "--lens", path("lens_shape.npy"), *OUT], "want int32 or int64 of shape (2,)")
 expect_error("run pad without lens", ["run", "--backend", "naive", "--problem", P + ",mask=pad", *QKV, *OUT], "needs --lens")
 expect_error("run unwritable", ["run", "--backend", "naive", "--problem", P, *QKV, "--out", path("no/such/dir/o.npy")], "cannot write")
+
+# run op=mha: a missing weight, a weight of the wrong shape, X_kv where the
+# problem says self-attention, none where lk != lq, Q/K/V files for a layer.
+M = "op=mha,b=2,h=4,hkv=2,lq=5,lk=7,d=8,dv=6,dm=12"
+for n, shape in [("xq", (2, 5, 12)), ("xkv", (2, 7, 12)), ("wq", (12, 32)), ("wk", (12, 16)), ("wv", (12, 12)),
+                 ("wo", (24, 12)), ("wv_t", (12, 12 + 1))]:
+    np.save(path(n + ".npy"), rng.standard_normal(shape).astype(np.float32))
+np.save(path("wq_t.npy"), rng.standard_normal((32, 12)).astype(np.float32))
+X = ["--xq", path("xq.npy"), "--xkv", path("xkv.npy")]
+W = {n: ["--" + n, path(n + ".npy")] for n in ("wq", "wk", "wv", "wo")}
+ALLW = W["wq"] + W["wk"] + W["wv"] + W["wo"]
+expect_error("run mha missing weight", ["run", "--backend", "naive", "--problem", M, *X, *W["wq"], *W["wk"], *W["wo"], *OUT], "--wv (op=mha) is required")
+expect_error("run mha transposed weight", ["run", "--backend", "naive", "--problem", M, *X, "--wq", path("wq_t.npy"), *ALLW[2:], *OUT], "shape (32, 12) does not match the problem's (12, 32)")
+expect_error("run mha wrong width", ["run", "--backend", "naive", "--problem", M, *X, *W["wq"], *W["wk"], "--wv", path("wv_t.npy"), *W["wo"], *OUT], "does not match the problem's (12, 12)")
+expect_error("run mha xkv for self", ["run", "--backend", "naive", "--problem", M.replace("lk=7", "lk=5") + ",self=1", *X, *ALLW, *OUT], "drop --xkv")
+expect_error("run mha no xkv", ["run", "--backend", "naive", "--problem", M, "--xq", path("xq.npy"), *ALLW, *OUT], "--xkv is required when lk=7")
+expect_error("run mha with q", ["run", "--backend", "naive", "--problem", M, *X, *ALLW, "--q", path("q.npy"), *OUT], "--q does not apply to op=mha")
+expect_error("run mha dm missing", ["run", "--backend", "naive", "--problem", "op=mha,h=1,lq=2,d=4", *X, *ALLW, *OUT], "'dm' is required")
+expect_error("check dm without mha", ["check", "--backend", "naive", "--problem", "h=1,lq=2,d=4,dm=8"], "only meaningful with op=mha")
+expect_error("check self with lk", ["check", "--backend", "naive", "--problem", "op=mha,h=1,lq=2,lk=3,d=4,dm=8,self=1"], "lk must equal lq")
 
 # Earlier results survive a failed run and are replaced whole by a good one.
 results = path("results.json")

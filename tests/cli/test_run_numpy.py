@@ -37,6 +37,21 @@ def numpy_attention(q, k, v, mask, lens, scale):
     return np.where(z > 0, (w / np.where(z > 0, z, 1)) @ v, 0)
 
 
+failures, passed = [], 0
+
+
+def run_backend(args, backend, problem, out):
+    """The output of `attnbench run` in float64, or None (declined: skipped; failed: recorded)."""
+    r = subprocess.run(args, capture_output=True, text=True)
+    if r.returncode == 0:
+        return np.load(out).astype(np.float64)
+    if "declines" in r.stderr:
+        print(f"SKIP {backend} {problem}: {r.stderr.strip()}")
+    else:
+        failures.append(f"{backend} {problem}: exit {r.returncode}: {r.stderr.strip()}")
+    return None
+
+
 CASES = [
     dict(b=2, h=4, hkv=2, lq=13, lk=21, d=12, dv=12, mask="none"),
     dict(b=1, h=3, hkv=3, lq=9, lk=30, d=16, dv=7, mask="causal"),
@@ -49,7 +64,6 @@ CASES = [
 ]
 
 rng = np.random.default_rng(2026)
-failures, passed = [], 0
 for backend in backends():
     for c in CASES:
         decode = c.get("op") == "decode"
@@ -66,20 +80,66 @@ for backend in backends():
                 "--v", files["v"], "--out", files["o"]]
         if c["mask"] == "pad":
             args += ["--lens", files["lens"]]
-        r = subprocess.run(args, capture_output=True, text=True)
-        if r.returncode != 0:
-            if "declines" in r.stderr:
-                print(f"SKIP {backend} {problem}: {r.stderr.strip()}")
-                continue
-            failures.append(f"{backend} {problem}: exit {r.returncode}: {r.stderr.strip()}")
+        o = run_backend(args, backend, problem, files["o"])
+        if o is None:
             continue
-        o = np.load(files["o"]).astype(np.float64)
         want = numpy_attention(q.astype(np.float64), k.astype(np.float64), v.astype(np.float64),
                                "causal" if decode else c["mask"], lens, 1 / np.sqrt(c["d"]))
         # float32 arithmetic on unit-normal inputs: errors of a few 1e-7; 2e-5 leaves room for long rows and
         # fast exp approximations while any real bug (a masked key, a wrong head) moves outputs by 1e-2.
         err = np.abs(o - want).max()
         if o.shape != want.shape or not np.isfinite(o).all() or err > 2e-5 * max(1.0, np.abs(v).max()):
+            failures.append(f"{backend} {problem}: max error {err:.3g}")
+        else:
+            passed += 1
+
+
+# op=mha: the layer from its inputs and weights, against NumPy in float64:
+# cross- and self-attention (no --xkv), grouped-query heads, dv != d, masks.
+MHA_CASES = [
+    dict(b=2, h=4, hkv=2, lq=13, lk=21, d=12, dv=12, dm=48, mask="none"),
+    dict(b=1, h=3, hkv=3, lq=9, lk=9, d=8, dv=5, dm=20, mask="causal", self=True),
+    dict(b=3, h=4, hkv=1, lq=6, lk=19, d=8, dv=10, dm=16, mask="pad"),
+    dict(b=2, h=2, hkv=2, lq=11, lk=11, d=1, dv=3, dm=1, mask="causal-tl", self=True),
+]
+
+
+def numpy_mha(xq, xkv, wq, wk, wv, wo, c, lens):
+    b, h, hkv = c["b"], c["h"], c["hkv"]
+    heads = lambda x, n, dim: x.reshape(x.shape[0], x.shape[1], n, dim).transpose(0, 2, 1, 3)
+    q, k, v = heads(xq @ wq, h, c["d"]), heads(xkv @ wk, hkv, c["d"]), heads(xkv @ wv, hkv, c["dv"])
+    o = numpy_attention(q, k, v, c["mask"], lens, 1 / np.sqrt(c["d"]))
+    return o.transpose(0, 2, 1, 3).reshape(b, c["lq"], h * c["dv"]) @ wo
+
+
+for backend in backends():
+    for c in MHA_CASES:
+        self_attn = c.get("self", False)
+        dm, hd, hkvd, hkvdv, hdv = c["dm"], c["h"] * c["d"], c["hkv"] * c["d"], c["hkv"] * c["dv"], c["h"] * c["dv"]
+        xq = rng.standard_normal((c["b"], c["lq"], dm)).astype(np.float32)
+        xkv = xq if self_attn else rng.standard_normal((c["b"], c["lk"], dm)).astype(np.float32)
+        ws = {n: (rng.standard_normal(s) / np.sqrt(s[0])).astype(np.float32)
+              for n, s in (("wq", (dm, hd)), ("wk", (dm, hkvd)), ("wv", (dm, hkvdv)), ("wo", (hdv, dm)))}
+        lens = np.array([0, 1, c["lk"]][: c["b"]], dtype=np.int64)
+        files = {n: os.path.join(tmp, n + ".npy") for n in ("xq", "xkv", "wq", "wk", "wv", "wo", "lens", "o")}
+        for n, a in (("xq", xq), ("xkv", xkv), ("lens", lens), *ws.items()):
+            np.save(files[n], a)
+        problem = "op=mha," + ",".join(f"{key}={val}" for key, val in c.items() if key != "self")
+        args = [BIN, "run", "--backend", backend, "--problem", problem, "--xq", files["xq"], "--out", files["o"]]
+        args += [] if self_attn else ["--xkv", files["xkv"]]
+        for n in ("wq", "wk", "wv", "wo"):
+            args += ["--" + n, files[n]]
+        if c["mask"] == "pad":
+            args += ["--lens", files["lens"]]
+        o = run_backend(args, backend, problem, files["o"])
+        if o is None:
+            continue
+        f64 = lambda a: a.astype(np.float64)
+        want = numpy_mha(f64(xq), f64(xkv), *(f64(ws[n]) for n in ("wq", "wk", "wv", "wo")), c, lens)
+        # Unit-normal inputs and weights scaled by 1/sqrt(rows): every stage is of order one, float32 errors
+        # of a few 1e-7 per stage; a wrong head, weight or projection moves outputs by 1e-1.
+        err = np.abs(o - want).max()
+        if o.shape != want.shape or not np.isfinite(o).all() or err > 2e-5 * max(1.0, np.abs(want).max()):
             failures.append(f"{backend} {problem}: max error {err:.3g}")
         else:
             passed += 1

@@ -1,9 +1,12 @@
 /* The checker has teeth: a plain kernel with one deliberate bug at a time is
  * run through `check` on the quick suite, and every bug must fail it, while
- * the same kernel without a bug must pass. */
+ * the same kernel without a bug must pass. The op=mha bugs (in the toy's
+ * GEMM, or the attention's kv head) must fail on the quick suite's op=mha
+ * problems alone. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "harness.h"
 
@@ -15,6 +18,11 @@ typedef enum {
   BUG_WRONG_KV_HEAD,
   BUG_LAST_KEY_DROPPED,
   BUG_ROW_NOT_NORMALISED,
+  BUG_GEMM_TRANSPOSED_B,    /* a weight read as [n][k]: a transposed W */
+  BUG_GEMM_MISSING,         /* the input passed through: a projection left out */
+  BUG_GEMM_COLUMNS_SHIFTED, /* column j written to j+1: heads split one column off */
+  BUG_GEMM_COLUMN_MAJOR,    /* C written column-major: heads taken from the wrong layout */
+  BUG_GEMM_LAST_K_DROPPED,  /* one term of each dot product lost */
 } bug;
 
 static bug current_bug;
@@ -76,6 +84,34 @@ static attn_status toy_run(void *plan, const attn_tensors *t) {
   return ATTN_OK;
 }
 
+static attn_status toy_gemm_plan(const attn_gemm_shape *g, const attn_config *c, void **plan, char *why,
+                                 size_t n) {
+  (void)c, (void)why, (void)n;
+  attn_gemm_shape *copy = malloc(sizeof *copy);
+  if (!copy) return ATTN_ENOMEM;
+  *copy = *g;
+  *plan = copy;
+  return ATTN_OK;
+}
+
+static attn_status toy_gemm_run(void *plan, const float *a, const float *b, float *c) {
+  const attn_gemm_shape *g = plan;
+  const int64_t m = g->m, n = g->n, k = g->k;
+  for (int64_t i = 0; i < m; i++)
+    for (int64_t j = 0; j < n; j++) {
+      float sum = 0;
+      const int64_t terms = current_bug == BUG_GEMM_LAST_K_DROPPED ? k - 1 : k;
+      for (int64_t t = 0; t < terms; t++)
+        sum += a[i * k + t] * (current_bug == BUG_GEMM_TRANSPOSED_B ? b[j * k + t] : b[t * n + j]);
+      if (current_bug == BUG_GEMM_MISSING) sum = a[i * k + j % k];
+      const int64_t at = current_bug == BUG_GEMM_COLUMN_MAJOR      ? j * m + i
+                         : current_bug == BUG_GEMM_COLUMNS_SHIFTED ? i * n + (j + 1) % n
+                                                                   : i * n + j;
+      c[at] = sum;
+    }
+  return ATTN_OK;
+}
+
 static const attn_backend toy = {
     .name = "toy",
     .summary = "two-pass kernel with a switchable bug",
@@ -86,13 +122,20 @@ static const attn_backend toy = {
     .plan = toy_plan,
     .run = toy_run,
     .destroy = toy_destroy,
+    .gemm_plan = toy_gemm_plan,
+    .gemm_run = toy_gemm_run,
+    .gemm_destroy = free,
 };
 
-/* Runs the quick suite on the toy kernel with one bug. */
-static check_tally check_quick_suite(bug b) {
+/* Runs the quick suite (or only its op=mha problems) on the toy kernel with one bug. */
+static check_tally check_quick(bug b, int mha_only) {
   current_bug = b;
-  strlist problems = {0};
-  cr_assert_eq(strlist_push_lines(&problems, bench_suite_text("quick")), 0);
+  strlist all = {0}, problems = {0};
+  cr_assert_eq(strlist_push_lines(&all, bench_suite_text("quick")), 0);
+  for (size_t i = 0; i < all.n; i++)
+    if (!mha_only || strstr(all.items[i], "op=mha")) cr_assert_eq(strlist_push(&problems, all.items[i]), 0);
+  strlist_free(&all);
+  if (mha_only) cr_assert_geq(problems.n, 4);
   FILE *sink = fopen("/dev/null", "w");
   cr_assert_not_null(sink);
   const attn_backend *bes[] = {&toy};
@@ -103,6 +146,8 @@ static check_tally check_quick_suite(bug b) {
   strlist_free(&problems);
   return tally;
 }
+
+static check_tally check_quick_suite(bug b) { return check_quick(b, 0); }
 
 Test(broken_kernels, the_correct_kernel_passes) {
   check_tally t = check_quick_suite(BUG_NONE);
@@ -122,3 +167,32 @@ EXPECT_CAUGHT(no_max_subtraction_fails, BUG_NO_MAX_SUBTRACTION)
 EXPECT_CAUGHT(wrong_kv_head_fails, BUG_WRONG_KV_HEAD)
 EXPECT_CAUGHT(last_key_dropped_fails, BUG_LAST_KEY_DROPPED)
 EXPECT_CAUGHT(unnormalised_row_fails, BUG_ROW_NOT_NORMALISED)
+
+/* Failing on the layer's own problems, not merely somewhere in the suite. */
+#define EXPECT_MHA_CAUGHT(name, b)                                                                           \
+  Test(broken_kernels, name) {                                                                               \
+    check_tally t = check_quick(b, 1);                                                                       \
+    cr_expect_eq(t.failed, t.passed + t.failed + t.mistrusted, #b " passed an op=mha problem");              \
+  }
+
+Test(broken_kernels, the_correct_layer_passes) {
+  check_tally t = check_quick(BUG_NONE, 1);
+  cr_expect_eq(t.failed, 0);
+  cr_expect_eq(t.skipped, 0);
+  cr_expect_geq(t.passed, 4);
+}
+
+/* With dm = 1 a [1][n] weight and its transpose are the same bytes: every
+ * other layer problem must catch it, the square one (dm = h*d) included. */
+Test(broken_kernels, transposed_weight_fails) {
+  check_tally t = check_quick(BUG_GEMM_TRANSPOSED_B, 1);
+  cr_expect_geq(t.failed, t.passed + t.failed + t.mistrusted - 1, "a transposed weight passed");
+}
+EXPECT_MHA_CAUGHT(missing_projection_fails, BUG_GEMM_MISSING)
+EXPECT_MHA_CAUGHT(head_split_off_by_one_column_fails, BUG_GEMM_COLUMNS_SHIFTED)
+EXPECT_MHA_CAUGHT(column_major_projection_fails, BUG_GEMM_COLUMN_MAJOR)
+EXPECT_MHA_CAUGHT(dropped_gemm_term_fails, BUG_GEMM_LAST_K_DROPPED)
+Test(broken_kernels, wrong_kv_head_fails_the_layer) {
+  check_tally t = check_quick(BUG_WRONG_KV_HEAD, 1);
+  cr_expect_gt(t.failed, 0, "a wrong kv head passed every op=mha problem");
+}

@@ -1,0 +1,377 @@
+/* attnbench compare: two `bench --format json` results, case by case. A
+ * difference in medians alone is not evidence: a second run on a quiet
+ * machine can be a few percent off the first. So each common case gets a
+ * rank test over the repetitions' times as well, and a verdict needs both a
+ * significant test and a change larger than the threshold. */
+#include <getopt.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "stats.h"
+
+/* One case of a result file: its repetitions' times, the median that bench
+ * reported, or why it has no times. */
+typedef struct cmp_case {
+  const char *name; /* run_name: backend/problem/threads:N; points into the document */
+  double *ms;       /* repetitions, in file order */
+  int n, cap;
+  double median_ms; /* the median aggregate's real_time, if the file has one */
+  int has_median;
+  const char *error; /* error_message of a declined, skipped or failed case */
+} cmp_case;
+
+typedef struct cmp_file {
+  const char *path;
+  json_t *doc;
+  json_t *index; /* name -> position in cases */
+  cmp_case *cases;
+  size_t n, cap;
+  const char *host, *cpu, *date;
+  json_int_t ncpus;
+} cmp_file;
+
+static void usage(FILE *f) {
+  fprintf(
+      f,
+      "usage: attnbench compare BASE.json NEW.json [--threshold PCT] [--alpha A] [--force]\n"
+      "Compares two results of `attnbench bench --format json`, case by case (backend, problem, threads).\n"
+      "Per case: ratio = median NEW / median BASE, a confidence interval of the ratio at level 1-A, the\n"
+      "two-sided Mann-Whitney U test's p over the repetitions' times, and a verdict: regressed (p < A and\n"
+      "ratio > 1 + PCT/100), improved (p < A and ratio < 1 - PCT/100), noisy (a change beyond PCT that the\n"
+      "test does not confirm: rerun with more --reps), same, or untested (fewer than 2 repetitions).\n"
+      "Defaults: --threshold 5, --alpha 0.05. Results from different machines (host, CPU model, CPU\n"
+      "count) are refused unless --force.\n"
+      "Exit status: 0 nothing regressed, 1 a case regressed, 2 unusable input.\n");
+}
+
+static void file_free(cmp_file *f) {
+  for (size_t i = 0; i < f->n; i++) free(f->cases[i].ms);
+  free(f->cases);
+  json_decref(f->index);
+  json_decref(f->doc);
+  memset(f, 0, sizeof *f);
+}
+
+static cmp_case *case_get(cmp_file *f, const char *name) {
+  json_t *at = json_object_get(f->index, name);
+  if (at) return &f->cases[json_integer_value(at)];
+  if (f->n == f->cap) {
+    size_t cap = f->cap ? 2 * f->cap : 64;
+    cmp_case *cases = realloc(f->cases, cap * sizeof *cases);
+    if (!cases) return NULL;
+    f->cases = cases;
+    f->cap = cap;
+  }
+  cmp_case *c = &f->cases[f->n];
+  memset(c, 0, sizeof *c);
+  c->name = name;
+  if (json_object_set_new(f->index, name, json_integer((json_int_t)f->n))) return NULL;
+  f->n++;
+  return c;
+}
+
+static int case_push(cmp_case *c, double ms) {
+  if (c->n == c->cap) {
+    int cap = c->cap ? 2 * c->cap : 16;
+    double *v = realloc(c->ms, (size_t)cap * sizeof *v);
+    if (!v) return -1;
+    c->ms = v;
+    c->cap = cap;
+  }
+  c->ms[c->n++] = ms;
+  return 0;
+}
+
+static const char *str_or(json_t *obj, const char *key, const char *dflt) {
+  const char *s = json_string_value(json_object_get(obj, key));
+  return s ? s : dflt;
+}
+
+/* Milliseconds per time_unit; 0 for a unit Google Benchmark does not use. */
+static double unit_ms(const char *unit) {
+  static const struct {
+    const char *name;
+    double ms;
+  } units[] = {{"ns", 1e-6}, {"us", 1e-3}, {"ms", 1}, {"s", 1e3}};
+  for (size_t i = 0; unit && i < sizeof units / sizeof units[0]; i++)
+    if (!strcmp(unit, units[i].name)) return units[i].ms;
+  return 0;
+}
+
+/* Reads one entry of the benchmarks array into its case. */
+static int read_entry(cmp_file *f, json_t *b, size_t i, char *err, size_t n) {
+  const char *name = str_or(b, "run_name", str_or(b, "name", NULL));
+  if (!json_is_object(b) || !name) {
+    snprintf(err, n, "%s: benchmarks[%zu] has no name", f->path, i);
+    return -1;
+  }
+  cmp_case *c = case_get(f, name);
+  if (!c) {
+    snprintf(err, n, "%s: out of memory", f->path);
+    return -1;
+  }
+  if (json_is_true(json_object_get(b, "error_occurred"))) {
+    c->error = str_or(b, "error_message", "error");
+    return 0;
+  }
+  const char *type = str_or(b, "run_type", "iteration"), *agg = str_or(b, "aggregate_name", "");
+  const int rep = !strcmp(type, "iteration"), median = !strcmp(type, "aggregate") && !strcmp(agg, "median");
+  if (!rep && !median) return 0; /* mean, stddev, min: derived, not needed */
+  json_t *t = json_object_get(b, "real_time");
+  const double unit = unit_ms(str_or(b, "time_unit", NULL));
+  const double ms = json_number_value(t) * unit;
+  if (!json_is_number(t) || unit == 0 || !(ms > 0 && isfinite(ms))) {
+    snprintf(err, n, "%s: benchmarks[%zu] (%s) has no positive real_time in ns, us, ms or s", f->path, i,
+             name);
+    return -1;
+  }
+  if (median) {
+    c->median_ms = ms;
+    c->has_median = 1;
+  } else if (case_push(c, ms)) {
+    snprintf(err, n, "%s: out of memory", f->path);
+    return -1;
+  }
+  return 0;
+}
+
+static int file_load(cmp_file *f, const char *path, char *err, size_t n) {
+  memset(f, 0, sizeof *f);
+  f->path = path;
+  json_error_t jerr;
+  if (!(f->doc = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr))) {
+    if (jerr.line > 0)
+      snprintf(err, n, "%s: not valid JSON: %s (line %d, column %d)", path, jerr.text, jerr.line,
+               jerr.column);
+    else
+      snprintf(err, n, "%s", jerr.text); /* jansson says "unable to open PATH: reason" */
+    return -1;
+  }
+  json_t *ctx = json_object_get(f->doc, "context"), *benches = json_object_get(f->doc, "benchmarks");
+  if (!json_is_object(ctx) || !json_is_array(benches) ||
+      !json_is_string(json_object_get(ctx, "attnbench_version"))) {
+    snprintf(err, n,
+             "%s: not an attnbench result (want the output of bench --format json: a context with "
+             "attnbench_version and a benchmarks array)",
+             path);
+    return -1;
+  }
+  f->host = str_or(ctx, "host_name", "");
+  f->cpu = str_or(ctx, "cpu_model", "");
+  f->date = str_or(ctx, "date", "");
+  f->ncpus = json_is_integer(json_object_get(ctx, "num_cpus"))
+                 ? json_integer_value(json_object_get(ctx, "num_cpus"))
+                 : -1;
+  if (!(f->index = json_object())) {
+    snprintf(err, n, "%s: out of memory", path);
+    return -1;
+  }
+  size_t i;
+  json_t *b;
+  json_array_foreach(benches, i, b) if (read_entry(f, b, i, err, n)) return -1;
+  return 0;
+}
+
+/* Empty when both files come from the same machine; else what differs. */
+static void machine_diff(const cmp_file *a, const cmp_file *b, char *out, size_t n) {
+  size_t at = 0;
+  out[0] = 0;
+  if (strcmp(a->host, b->host))
+    at += (size_t)snprintf(out + at, n - at, "host_name '%s' vs '%s'", a->host, b->host);
+  if (at < n && strcmp(a->cpu, b->cpu))
+    at += (size_t)snprintf(out + at, n - at, "%scpu_model '%s' vs '%s'", at ? ", " : "", a->cpu, b->cpu);
+  if (at < n && a->ncpus != b->ncpus)
+    snprintf(out + at, n - at, "%snum_cpus %lld vs %lld", at ? ", " : "", (long long)a->ncpus,
+             (long long)b->ncpus);
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* The median bench reported, or one from the repetitions; 0 if neither. */
+static double case_median(const cmp_case *c) {
+  if (c->has_median) return c->median_ms;
+  if (c->n == 0) return 0;
+  double *s = malloc((size_t)c->n * sizeof *s);
+  if (!s) return 0;
+  memcpy(s, c->ms, (size_t)c->n * sizeof *s);
+  qsort(s, (size_t)c->n, sizeof *s, cmp_double);
+  double m = stats_quantile(s, c->n, 0.5);
+  free(s);
+  return m;
+}
+
+typedef struct cmp_opts {
+  double threshold, alpha; /* threshold as a fraction */
+  int force;
+} cmp_opts;
+
+typedef struct cmp_tally {
+  int regressed, improved, same, noisy, untested, powerless, uncompared;
+} cmp_tally;
+
+/* One common case: its line, and its verdict counted. */
+static void compare_case(const cmp_case *b, const cmp_case *w, const cmp_opts *o, cmp_tally *t) {
+  const double mb = case_median(b), mw = case_median(w);
+  if (b->error || w->error || !(mb > 0) || !(mw > 0)) {
+    const char *why = b->error ? b->error : w->error ? w->error : "no times";
+    printf("%-10s %7s  %-17s %8s  %10s  %10s  %7s  %-6s  %s  (%s: %s)\n", "-", "-", "-", "-", "-", "-", "-",
+           "-", b->name,
+           b->error   ? "base"
+           : w->error ? "new"
+                      : "both",
+           why);
+    t->uncompared++;
+    return;
+  }
+  const double ratio = mw / mb;
+  const int up = ratio > 1 + o->threshold, down = ratio < 1 - o->threshold;
+  char reps[24], ci[40] = "-", p[16] = "-";
+  snprintf(reps, sizeof reps, "%d/%d", b->n, w->n);
+  const char *verdict, *method = "-";
+  if (b->n < 2 || w->n < 2) {
+    verdict = "untested";
+    t->untested++;
+  } else {
+    stats_mw u;
+    double est, lo, hi;
+    if (stats_mann_whitney(b->ms, b->n, w->ms, w->n, &u)) {
+      u.p = NAN;
+    } else {
+      snprintf(p, sizeof p, u.p < 1e-4 ? "%.1e" : "%.4f", u.p);
+      method = u.exact ? "exact" : "normal";
+    }
+    int rc = stats_ratio_ci(b->ms, b->n, w->ms, w->n, 1 - o->alpha, &est, &lo, &hi);
+    if (rc == 0) snprintf(ci, sizeof ci, "[%.3f, %.3f]", lo, hi);
+    /* The exact test's smallest p is 2/C(nb+nw, nb): with too few repetitions
+     * no difference, however large, can be significant. */
+    const double min_p = 2 * exp(lgamma(b->n + 1.0) + lgamma(w->n + 1.0) - lgamma(b->n + w->n + 1.0));
+    t->powerless += min_p >= o->alpha;
+    const int sig = u.p < o->alpha;
+    if (sig && up)
+      verdict = "regressed", t->regressed++;
+    else if (sig && down)
+      verdict = "improved", t->improved++;
+    else if (up || down)
+      verdict = "noisy", t->noisy++;
+    else
+      verdict = "same", t->same++;
+  }
+  printf("%-10s %7.3f  %-17s %8s  %10.4f  %10.4f  %7s  %-6s  %s\n", verdict, ratio, ci, p, mb, mw, reps,
+         method, b->name);
+}
+
+static int parse_opts(int argc, char **argv, cmp_opts *o, const char **paths) {
+  static const struct option longopts[] = {{"threshold", required_argument, 0, 't'},
+                                           {"alpha", required_argument, 0, 'a'},
+                                           {"force", no_argument, 0, 'f'},
+                                           {"help", no_argument, 0, 'h'},
+                                           {0, 0, 0, 0}};
+  int c;
+  char *end;
+  while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+    switch (c) {
+    case 't':
+      o->threshold = strtod(optarg, &end) / 100;
+      if (!*optarg || *end || !(o->threshold >= 0 && o->threshold < 1e4)) {
+        bench_error("--threshold: '%s' is not a percentage >= 0", optarg);
+        return -1;
+      }
+      break;
+    case 'a':
+      o->alpha = strtod(optarg, &end);
+      if (!*optarg || *end || !(o->alpha > 0 && o->alpha < 1)) {
+        bench_error("--alpha: '%s' is not a probability between 0 and 1", optarg);
+        return -1;
+      }
+      break;
+    case 'f': o->force = 1; break;
+    case 'h': usage(stdout); return 1;
+    default: usage(stderr); return -1;
+    }
+  }
+  if (argc - optind != 2) {
+    bench_error(
+        "compare: want two result files, BASE.json and NEW.json, got %d (see attnbench compare --help)",
+        argc - optind);
+    return -1;
+  }
+  paths[0] = argv[optind];
+  paths[1] = argv[optind + 1];
+  return 0;
+}
+
+int cmd_compare(int argc, char **argv) {
+  cmp_opts o = {.threshold = 0.05, .alpha = 0.05};
+  const char *paths[2];
+  int rc = parse_opts(argc, argv, &o, paths);
+  if (rc) return rc > 0 ? 0 : 2;
+  cmp_file base, cur;
+  char err[ERRLEN + 256];
+  memset(&cur, 0, sizeof cur);
+  if (file_load(&base, paths[0], err, sizeof err) || file_load(&cur, paths[1], err, sizeof err)) {
+    bench_error("compare: %s", err);
+    file_free(&base);
+    file_free(&cur);
+    return 2;
+  }
+  char diff[ERRLEN];
+  machine_diff(&base, &cur, diff, sizeof diff);
+  size_t common = 0;
+  for (size_t i = 0; i < base.n; i++) common += json_object_get(cur.index, base.cases[i].name) != NULL;
+  if (diff[0] && !o.force)
+    bench_error("compare: %s and %s come from different machines (%s); --force compares them anyway",
+                paths[0], paths[1], diff);
+  else if (common == 0)
+    bench_error("compare: %s and %s have no case in common", paths[0], paths[1]);
+  if ((diff[0] && !o.force) || common == 0) {
+    file_free(&base);
+    file_free(&cur);
+    return 2;
+  }
+
+  char level[16];
+  snprintf(level, sizeof level, "ci%g", 100 * (1 - o.alpha));
+  printf("# base: %s (%s, %s, %s)\n", paths[0], base.date, base.host, base.cpu);
+  printf("# new:  %s (%s, %s, %s)\n", paths[1], cur.date, cur.host, cur.cpu);
+  if (diff[0]) printf("# warning: different machines (%s), compared because of --force\n", diff);
+  printf(
+      "# ratio = median new / median base; %s = its %g%% confidence interval (Mann-Whitney/Hodges-Lehmann, "
+      "pairwise ratios);\n# p = two-sided Mann-Whitney U test over the repetitions; regressed or improved "
+      "needs p < %g and a ratio beyond 1 %s %g%%\n",
+      level, 100 * (1 - o.alpha), o.alpha, "\u00b1", 100 * o.threshold);
+  printf("%-10s %7s  %-17s %8s  %10s  %10s  %7s  %-6s  %s\n", "verdict", "ratio", level, "p", "base_ms",
+         "new_ms", "reps", "test", "case");
+  cmp_tally t = {0};
+  for (size_t i = 0; i < base.n; i++) {
+    json_t *at = json_object_get(cur.index, base.cases[i].name);
+    if (at) compare_case(&base.cases[i], &cur.cases[json_integer_value(at)], &o, &t);
+  }
+  size_t only_base = 0, only_new = 0;
+  for (size_t i = 0; i < base.n; i++)
+    if (!json_object_get(cur.index, base.cases[i].name))
+      printf("only in base: %s\n", base.cases[i].name), only_base++;
+  for (size_t i = 0; i < cur.n; i++)
+    if (!json_object_get(base.index, cur.cases[i].name))
+      printf("only in new:  %s\n", cur.cases[i].name), only_new++;
+  printf(
+      "# %zu compared: %d regressed, %d improved, %d same, %d noisy, %d untested; %d not compared (errors); "
+      "%zu only in base, %zu only in new\n",
+      common, t.regressed, t.improved, t.same, t.noisy, t.untested, t.uncompared, only_base, only_new);
+  if (t.untested)
+    printf("# untested: a file has fewer than 2 repetitions of the case; the U test needs repetitions (bench "
+           "--reps 9 or more)\n");
+  if (t.powerless)
+    printf(
+        "# %d case(s) have too few repetitions for p < %g to be possible at all; 9 or more per file give the "
+        "test power\n",
+        t.powerless, o.alpha);
+  file_free(&base);
+  file_free(&cur);
+  return t.regressed ? 1 : 0;
+}

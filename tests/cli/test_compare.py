@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""`attnbench compare` on synthetic result files: its verdicts and exit codes
+(0 nothing regressed, 1 a regression, 2 unusable input with a one-line
+error), then on a real `bench --format json` file compared with itself.
+Usage: test_compare.py ATTNBENCH_BINARY"""
+from clicheck import error_problems
+import json, os, random, subprocess, sys, tempfile
+
+BIN = sys.argv[1]
+failures, passed = [], 0
+tmp = tempfile.mkdtemp()
+path = lambda n: os.path.join(tmp, n)
+rng = random.Random(7)
+
+
+def case_name(backend, problem, threads=1):
+    return f"{backend}/{problem}/threads:{threads}"
+
+
+def result(cases, host="ci-box", cpu="Test CPU 9000", ncpus=2, errors=()):
+    """A result file as bench writes it: per case, one entry per repetition
+    and the aggregates; `cases` maps a name to its repetition times (ms)."""
+    benches = []
+    for name, times in cases.items():
+        common = {"run_name": name, "repetitions": len(times), "threads": 1}
+        for i, t in enumerate(times):
+            benches.append({"name": name, **common, "run_type": "iteration", "repetition_index": i,
+                            "iterations": 1, "real_time": t, "cpu_time": t, "time_unit": "ms"})
+        med = sorted(times)[len(times) // 2] if times else 1.0
+        benches.append({"name": name + "_median", **common, "run_type": "aggregate", "aggregate_name": "median",
+                        "iterations": len(times), "real_time": med, "cpu_time": med, "time_unit": "ms",
+                        "backend": name.split("/")[0], "gflops": 1.0})
+        benches.append({"name": name + "_mean", **common, "run_type": "aggregate", "aggregate_name": "mean",
+                        "iterations": len(times), "real_time": med, "cpu_time": med, "time_unit": "ms"})
+    for name, msg in errors:
+        benches.append({"name": name, "run_name": name, "run_type": "iteration", "threads": 1,
+                        "error_occurred": True, "error_message": msg})
+    return {"context": {"date": "2026-01-01T00:00:00Z", "host_name": host, "executable": "attnbench",
+                        "attnbench_version": "0.1.0", "cpu_model": cpu, "num_cpus": ncpus, "mhz_per_cpu": 0,
+                        "caches": []},
+            "benchmarks": benches}
+
+
+def write(name, doc):
+    with open(path(name), "w") as f:
+        json.dump(doc, f)
+    return path(name)
+
+
+def noisy(center, n=9, spread=0.01):
+    return [center * (1 + rng.uniform(-spread, spread)) for _ in range(n)]
+
+
+def compare(*args):
+    return subprocess.run([BIN, "compare", *args], capture_output=True, text=True, timeout=120)
+
+
+def verdicts(out):
+    """case name -> verdict, from compare's table."""
+    v = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if parts and parts[0] in ("regressed", "improved", "same", "noisy", "untested", "-"):
+            v[parts[-1] if parts[0] != "-" else parts[8]] = parts[0]
+    return v
+
+
+def expect(name, r, status, want=None, needles=()):
+    """want: case -> verdict the table must give; needles: text stdout must hold."""
+    global passed
+    problems = []
+    if r.returncode != status:
+        problems.append(f"exit {r.returncode}, want {status}")
+    got = verdicts(r.stdout)
+    for case, verdict in (want or {}).items():
+        if got.get(case) != verdict:
+            problems.append(f"{case}: verdict {got.get(case)!r}, want {verdict!r}")
+    for n in needles:
+        if n not in r.stdout:
+            problems.append(f"output lacks {n!r}")
+    if r.stderr:
+        problems.append(f"unexpected stderr {r.stderr!r}")
+    if problems:
+        failures.append(f"{name}: " + "; ".join(problems) + "\n" + r.stdout)
+    else:
+        passed += 1
+
+
+def expect_error(name, r, needle):
+    global passed
+    problems = error_problems(r, needle)
+    if problems:
+        failures.append(f"{name}: " + "; ".join(problems))
+    else:
+        passed += 1
+
+
+A = case_name("avx2", "b=1,h=16,hkv=16,lq=1024,lk=1024,d=64,dv=64,mask=none")
+B = case_name("blas", "b=1,h=16,hkv=16,lq=1024,lk=1024,d=64,dv=64,mask=none")
+C = case_name("naive", "b=1,h=1,hkv=1,lq=64,lk=64,d=8,dv=8,mask=none", 2)
+
+# A 30% slowdown far outside 1% noise: regressed, exit 1. The untouched case
+# stays the same.
+base = write("base.json", result({A: noisy(10.0), B: noisy(20.0)}))
+slow = write("slow.json", result({A: noisy(13.0), B: noisy(20.0)}))
+expect("clear regression", compare(base, slow), 1, {A: "regressed", B: "same"}, ["1 regressed"])
+# The other way round it is an improvement, and nothing regressed.
+expect("improvement", compare(slow, base), 0, {A: "improved", B: "same"}, ["1 improved"])
+# A larger threshold turns the 30% into "same"; a significant 3% change
+# under the default 5% threshold is "same" too.
+expect("threshold", compare(base, slow, "--threshold", "50"), 0, {A: "same"})
+shifted = write("shifted.json", result({A: noisy(10.3, spread=0.002), B: noisy(20.0)}))
+tight = write("tight.json", result({A: noisy(10.0, spread=0.002), B: noisy(20.0)}))
+expect("significant but small", compare(tight, shifted), 0, {A: "same"})
+
+# Noise only: two draws from one distribution, 1% spread, 9 repetitions.
+again = write("again.json", result({A: noisy(10.0), B: noisy(20.0)}))
+expect("noise only", compare(base, again), 0, {A: "same", B: "same"}, ["0 regressed"])
+# A large change that 3 repetitions cannot establish (the smallest exact p
+# with 3 and 3 is 0.1): noisy, not regressed, and the output says why.
+few_b = write("few_b.json", result({A: noisy(10.0, 3)}))
+few_n = write("few_n.json", result({A: noisy(14.0, 3)}))
+expect("too few to tell", compare(few_b, few_n), 0, {A: "noisy"}, ["too few repetitions"])
+# One repetition per case: no test at all, and the output says it needs them.
+one_b = write("one_b.json", result({A: [10.0]}))
+one_n = write("one_n.json", result({A: [30.0]}))
+expect("one repetition", compare(one_b, one_n), 0, {A: "untested"}, ["needs repetitions"])
+
+# Cases only in one file are listed, not errors; a declined case is listed
+# with its reason.
+only = write("only.json", result({A: noisy(10.0), C: noisy(1.0)}, errors=[(B, "declined: d=64 needs avx512")]))
+expect("missing cases", compare(base, only), 0, {A: "same"},
+       [f"only in new:  {C}", "declined: d=64 needs avx512", "1 only in new"])
+expect("missing cases reversed", compare(only, base), 0, {A: "same"}, [f"only in base: {C}"])
+
+# Unusable input: exit 2 and one line on stderr.
+with open(base) as f:
+    text = f.read()
+with open(path("truncated.json"), "w") as f:
+    f.write(text[: len(text) // 2])
+with open(path("garbage.json"), "w") as f:
+    f.write("not json at all\n")
+with open(path("empty.json"), "w") as f:
+    pass
+expect_error("corrupt json", compare(base, path("truncated.json")), "not valid JSON")
+expect_error("garbage", compare(path("garbage.json"), base), "not valid JSON")
+expect_error("empty file", compare(base, path("empty.json")), "not valid JSON")
+expect_error("missing file", compare(base, path("nosuch.json")), "nosuch.json")
+gbench = result({A: noisy(10.0)})
+del gbench["context"]["attnbench_version"]
+expect_error("not our schema", compare(base, write("gbench.json", gbench)), "not an attnbench result")
+expect_error("not an object", compare(base, write("list.json", [1, 2, 3])), "not an attnbench result")
+bad_time = result({A: noisy(10.0)})
+bad_time["benchmarks"][0]["real_time"] = "fast"
+expect_error("bad real_time", compare(base, write("badtime.json", bad_time)), "real_time")
+expect_error("no common case", compare(base, write("other.json", result({C: noisy(1.0)}))), "no case in common")
+expect_error("one file", compare(base), "want two result files")
+expect_error("bad alpha", compare(base, again, "--alpha", "1.5"), "--alpha")
+expect_error("bad threshold", compare(base, again, "--threshold", "-3"), "--threshold")
+
+# Different machines: refused, unless --force, which then gives the verdicts.
+elsewhere = write("elsewhere.json", result({A: noisy(13.0), B: noisy(20.0)}, host="laptop", cpu="Other CPU"))
+elsewhere_same = write("elsewhere_same.json", result({A: noisy(10.0), B: noisy(20.0)}, ncpus=4))
+expect_error("other machine", compare(base, elsewhere), "different machines")
+expect_error("other cpu count", compare(base, elsewhere_same), "num_cpus 2 vs 4")
+expect("other machine forced", compare(base, elsewhere, "--force"), 1, {A: "regressed"}, ["different machines"])
+expect("other cpu count forced", compare(base, elsewhere_same, "--force"), 0, {A: "same", B: "same"})
+
+# Round trip: a real result compared with itself is the same everywhere.
+real = path("real.json")
+r = subprocess.run([BIN, "bench", "--backend", "naive", "--problem", "b=1,h=1,lq=16,d=8", "--format", "json",
+                    "--out", real], capture_output=True, text=True, timeout=300)
+if r.returncode:
+    failures.append(f"bench for the round trip failed ({r.returncode}): {r.stderr}")
+else:
+    doc = json.load(open(real))
+    reps = [b for b in doc["benchmarks"] if b.get("run_type") == "iteration"]
+    medians = [b for b in doc["benchmarks"] if b.get("aggregate_name") == "median"]
+    ok = len(medians) == 1 and len(reps) == medians[0]["repetitions"] >= 9
+    ok = ok and all(k in doc["context"] for k in ("date", "host_name", "num_cpus", "mhz_per_cpu", "caches"))
+    passed += ok
+    if not ok:
+        failures.append(f"bench json lacks repetitions, a median aggregate or context keys: {doc['context'].keys()}")
+    r = compare(real, real)
+    expect("round trip", r, 0, None, ["1 compared: 0 regressed, 0 improved, 1 same"])
+
+for f in failures:
+    print("FAIL", f)
+print(f"{passed} passed, {len(failures)} failed")
+sys.exit(1 if failures else 0)
