@@ -168,6 +168,10 @@ static int bench_case(const attn_backend *be, bench_opts *o, double *rate, workl
   }
   w->flops = flops;
   w->gflops = w->st.median_ms > 0 ? w->flops / (w->st.median_ms * 1e6) : 0;
+  if (rep->peak) {
+    w->roof_gflops = bench_roofline_gflops(rep->peak, NULL, o->threads, flops, workload_bytes(wl));
+    w->pct_peak = w->roof_gflops > 0 ? 100 * w->gflops / w->roof_gflops : 0;
+  }
   *rate = w->gflops;
   if (o->verify)
     verify_sample(be, wl, w);
@@ -363,6 +367,8 @@ int cmd_bench(int argc, char **argv) {
                       .backends = bes,
                       .nbackends = nbe};
   bench_machine_read(&rep.machine);
+  static bench_peak peak; /* a few KiB: not on the stack */
+  if (bench_peak_load(&peak) == 0) rep.peak = &peak;
   time_t now = time(NULL);
   strftime(rep.date, sizeof rep.date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
   int failed = 0;

@@ -9,7 +9,11 @@
 
 #define FLOPS_NOTE    "GFLOP/s = 2*(d+dv) * visible query-key pairs / median time"
 #define CPU_TIME_NOTE "cpu_time repeats real_time: only wall-clock time is measured"
-#define CI_NOTE       "ci95 = 95% confidence interval of the median, as +-% of it (n<6: too few reps for one)"
+#define ROOF_NOTE                                                                                            \
+  "%roof = GFLOP/s as % of min(fp32 FMA peak of the best ISA at the row's threads, bytes moved at least "    \
+  "once "                                                                                                    \
+  "* read bandwidth / flops)"
+#define CI_NOTE "ci95 = 95% confidence interval of the median, as +-% of it (n<6: too few reps for one)"
 
 bench_row *report_add(bench_report *r) {
   if (r->n == r->cap) {
@@ -97,6 +101,12 @@ static json_t *context_json(const bench_report *r) {
   json_object_set_new(c, "threads", threads);
   json_object_set_new(c, "thread_binding", json_string(r->bind));
   json_object_set_new(c, "flops_convention", json_string(FLOPS_NOTE));
+  json_object_set_new(c, "roofline_convention", json_string(ROOF_NOTE));
+  if (r->peak) {
+    json_object_set_new(c, "roofline_measured", json_string(r->peak->measured));
+    json_object_set_new(c, "peak_gflops", json_real(bench_peak_gflops(r->peak, NULL, 1 << 30)));
+    json_object_set_new(c, "read_gbs", json_real(bench_peak_read_gbs(r->peak, 1 << 30)));
+  }
   json_object_set_new(c, "library_build_type", json_string("release"));
   json_object_set_new(c, "cpu_time_note", json_string(CPU_TIME_NOTE));
   json_object_set_new(c, "peak_rss_mib", json_real(r->peak_rss_mib));
@@ -168,6 +178,10 @@ static json_t *median_json(const bench_row *w, size_t index) {
   json_object_set_new(b, "workspace_mib", json_real(w->workspace_mib));
   json_object_set_new(b, "flops", json_real(w->flops));
   json_object_set_new(b, "gflops", json_real(w->gflops));
+  if (w->roof_gflops > 0) {
+    json_object_set_new(b, "roof_gflops", json_real(w->roof_gflops));
+    json_object_set_new(b, "pct_peak", json_real(w->pct_peak));
+  }
   json_object_set_new(b, "note", json_string(w->note));
   if (w->tokens_per_s > 0) {
     json_object_set_new(b, "step_us", json_real(w->step_us));
@@ -195,6 +209,8 @@ static void append_case(json_t *arr, const bench_row *w, size_t index) {
     json_object_set_new(b, "repetition_index", json_integer(i));
     set_time(b, w->st.ms[i], 1);
     json_object_set_new(b, "gflops", json_real(gflops_at(w, w->st.ms[i])));
+    if (w->roof_gflops > 0)
+      json_object_set_new(b, "pct_peak", json_real(100 * gflops_at(w, w->st.ms[i]) / w->roof_gflops));
     json_array_append_new(arr, b);
     sum += gflops_at(w, w->st.ms[i]);
   }
@@ -254,19 +270,20 @@ static void ci_cell(const bench_stats *s, int width, char *out, size_t n) {
 static void write_csv(FILE *f, const bench_report *r) {
   fprintf(f,
           "backend,problem,threads,bind,median_ms,min_ms,max_ms,q1_ms,q3_ms,ci_lo_ms,ci_hi_ms,ci_level,reps,"
-          "plan_ms,workspace_mib,gflops,flops,status,verified,note\n");
+          "plan_ms,workspace_mib,gflops,pct_peak,flops,status,verified,note\n");
   for (size_t i = 0; i < r->n; i++) {
     const bench_row *w = &r->rows[i];
     if (w->declined || w->skipped || w->why[0]) {
-      fprintf(f, "%s,\"%s\",%d,%s,,,,,,,,,,,,,,%s,,\"%s\"\n", w->backend, w->problem, w->threads, r->bind,
+      fprintf(f, "%s,\"%s\",%d,%s,,,,,,,,,,,,,,,%s,,\"%s\"\n", w->backend, w->problem, w->threads, r->bind,
               row_status(w), w->why);
       continue;
     }
-    fprintf(f,
-            "%s,\"%s\",%d,%s,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.4f,%d,%.3f,%.3f,%.3f,%.0f,ok,%s,\"%s\"\n",
-            w->backend, w->problem, w->threads, r->bind, w->st.median_ms, w->st.min_ms, w->st.max_ms,
-            w->st.q1_ms, w->st.q3_ms, w->st.ci_lo_ms, w->st.ci_hi_ms, w->st.ci_level, w->st.reps, w->plan_ms,
-            w->workspace_mib, w->gflops, w->flops, w->verified, w->note);
+    fprintf(
+        f,
+        "%s,\"%s\",%d,%s,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.4f,%d,%.3f,%.3f,%.3f,%.1f,%.0f,ok,%s,\"%s\"\n",
+        w->backend, w->problem, w->threads, r->bind, w->st.median_ms, w->st.min_ms, w->st.max_ms, w->st.q1_ms,
+        w->st.q3_ms, w->st.ci_lo_ms, w->st.ci_hi_ms, w->st.ci_level, w->st.reps, w->plan_ms, w->workspace_mib,
+        w->gflops, w->pct_peak, w->flops, w->verified, w->note);
   }
 }
 
@@ -279,6 +296,13 @@ static void write_header(FILE *f, const bench_report *r, const char *prefix) {
   for (int i = 0; i < r->nthread_counts; i++) fprintf(f, "%s%d", i ? "," : " ", r->thread_counts[i]);
   fprintf(f, ", binding: %s; %s; peak RSS %.1f MiB\n", r->bind, FLOPS_NOTE, r->peak_rss_mib);
   fprintf(f, "%sspread = (q3-q1)/median; %s\n", prefix, CI_NOTE);
+  if (r->peak)
+    fprintf(f, "%s%s; peak %.1f GFLOP/s, read %.1f GB/s at %d thread(s), measured %s\n", prefix, ROOF_NOTE,
+            bench_peak_gflops(r->peak, NULL, r->thread_counts[r->nthread_counts - 1]),
+            bench_peak_read_gbs(r->peak, r->thread_counts[r->nthread_counts - 1]),
+            r->thread_counts[r->nthread_counts - 1], r->peak->measured);
+  else
+    fprintf(f, "%s%%roof: no roofline cached for this machine (run attnbench info --peak)\n", prefix);
 }
 
 static void write_table(FILE *f, const bench_report *r, int md) {
@@ -286,13 +310,13 @@ static void write_table(FILE *f, const bench_report *r, int md) {
   write_header(f, r, md ? "" : "# ");
   if (md)
     fprintf(
-        f, "\n| backend | threads | median ms | min ms | spread | ci95 | reps | plan ms | GFLOP/s | verified "
-           "| note | problem |\n"
-           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|\n");
+        f, "\n| backend | threads | median ms | min ms | spread | ci95 | reps | plan ms | GFLOP/s | %%roof | "
+           "verified | note | problem |\n"
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|\n");
   else
-    fprintf(f, "%-8s%s%3s%s%11s%s%10s%s%7s%s%7s%s%4s%s%8s%s%8s%s%-9s%s%-22s%s%s\n", "backend", sep, "thr",
-            sep, "median_ms", sep, "min_ms", sep, "spread", sep, "ci95", sep, "reps", sep, "plan_ms", sep,
-            "GFLOP/s", sep, "verified", sep, "note", sep, "problem");
+    fprintf(f, "%-8s%s%3s%s%11s%s%10s%s%7s%s%7s%s%4s%s%8s%s%8s%s%5s%s%-9s%s%-22s%s%s\n", "backend", sep,
+            "thr", sep, "median_ms", sep, "min_ms", sep, "spread", sep, "ci95", sep, "reps", sep, "plan_ms",
+            sep, "GFLOP/s", sep, "%roof", sep, "verified", sep, "note", sep, "problem");
   for (size_t i = 0; i < r->n; i++) {
     const bench_row *w = &r->rows[i];
     const char *lead = md ? "| " : "", *tail = md ? " |" : "";
@@ -300,21 +324,22 @@ static void write_table(FILE *f, const bench_report *r, int md) {
       char msg[ERRLEN + 16];
       snprintf(msg, sizeof msg, "%s: %s", row_status(w), w->why);
       if (md)
-        fprintf(f, "| %s | %d | - | - | - | - | - | - | - | - | %s | %s |\n", w->backend, w->threads, msg,
+        fprintf(f, "| %s | %d | - | - | - | - | - | - | - | - | - | %s | %s |\n", w->backend, w->threads, msg,
                 w->problem);
       else
-        fprintf(f, "%-8s%s%3d%s%11s%s%10s%s%7s%s%7s%s%4s%s%8s%s%8s%s%-9s%s%-22s%s%s\n", w->backend, sep,
+        fprintf(f, "%-8s%s%3d%s%11s%s%10s%s%7s%s%7s%s%4s%s%8s%s%8s%s%5s%s%-9s%s%-22s%s%s\n", w->backend, sep,
                 w->threads, sep, "-", sep, "-", sep, "-", sep, "-", sep, "-", sep, "-", sep, "-", sep, "-",
-                sep, msg, sep, w->problem);
+                sep, "-", sep, msg, sep, w->problem);
       continue;
     }
-    char spread[16], ci[40];
+    char spread[16], ci[40], roof[16] = "-";
     snprintf(spread, sizeof spread, "%.1f%%", spread_pct(&w->st));
+    if (w->roof_gflops > 0) snprintf(roof, sizeof roof, "%.0f%%", w->pct_peak);
     ci_cell(&w->st, md ? 0 : 7, ci, sizeof ci);
-    fprintf(f, "%s%-8s%s%3d%s%11.3f%s%10.3f%s%7s%s%s%s%4d%s%8.1f%s%8.1f%s%-9s%s%-22s%s%s%s\n", lead,
+    fprintf(f, "%s%-8s%s%3d%s%11.3f%s%10.3f%s%7s%s%s%s%4d%s%8.1f%s%8.1f%s%5s%s%-9s%s%-22s%s%s%s\n", lead,
             w->backend, sep, w->threads, sep, w->st.median_ms, sep, w->st.min_ms, sep, spread, sep, ci, sep,
-            w->st.reps, sep, w->plan_ms, sep, w->gflops, sep, w->verified, sep, w->note, sep, w->problem,
-            tail);
+            w->st.reps, sep, w->plan_ms, sep, w->gflops, sep, roof, sep, w->verified, sep, w->note, sep,
+            w->problem, tail);
   }
 }
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "harness.h"
+#include "peak.h"
 
 typedef struct bench_row {
   char backend[32];
@@ -20,6 +21,7 @@ typedef struct bench_row {
   bench_stats st;
   double flops;                 /* per run, visible pairs only */
   double gflops;                /* flops / median */
+  double roof_gflops, pct_peak; /* the roofline bound for this case and gflops as % of it; 0: none */
   double step_us, tokens_per_s; /* op=decode: median time per step, tokens per second */
 } bench_row;
 
@@ -29,7 +31,8 @@ typedef struct bench_report {
   int nthread_counts;
   const char *bind; /* "cores" or "none" */
   char date[40];
-  double peak_rss_mib; /* of the whole run, inputs included */
+  double peak_rss_mib;    /* of the whole run, inputs included */
+  const bench_peak *peak; /* the cached roofline (attnbench info --peak); NULL: none */
   const attn_backend **backends;
   int nbackends;
   bench_row *rows;

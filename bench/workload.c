@@ -270,6 +270,27 @@ double workload_flops(const workload *w) {
   return w->p.op == ATTN_OP_MHA ? attn_flops(&w->p, w->in.lens) : attn_flops(&w->full, w->in.lens);
 }
 
+/* The roofline's traffic: what any implementation must move between memory
+ * and the cores at least once per run, assuming perfect reuse in cache. */
+double workload_bytes(const workload *w) {
+  const attn_problem *p = &w->p;
+  const double f = sizeof(float);
+  if (p->op == ATTN_OP_MHA) {
+    const double x = (double)p->b * (double)(p->lq + (p->self ? 0 : p->lk)) * (double)p->dm;
+    const double wts = (double)p->dm * (double)(p->h * p->d + p->hkv * (p->d + p->dv)) +
+                       (double)(p->h * p->dv) * (double)p->dm;
+    return f * (x + wts + (double)workload_output_elems(w));
+  }
+  if (p->op == ATTN_OP_DECODE) {
+    /* Step t reads the lk + t + 1 cached keys and values of every kv head. */
+    const double keys = (double)p->steps * (double)p->lk + (double)p->steps * (double)(p->steps + 1) / 2;
+    return f * ((double)(p->b * p->hkv) * (double)(p->d + p->dv) * keys +
+                (double)(p->b * p->h * p->steps) * (double)(p->d + p->dv));
+  }
+  const attn_problem *a = &w->full;
+  return f * (double)(attn_q_elems(a) + attn_kv_elems(a) + attn_v_elems(a) + attn_o_elems(a));
+}
+
 /* n rows spread evenly over 0..m-1 (all of them when max is 0 or >= m);
  * NULL with *n = m means all. */
 static int64_t *spread_rows(int64_t m, int64_t max, int64_t *n) {

@@ -59,6 +59,9 @@ int64_t workload_output_elems(const workload *w);
 void workload_poison(workload *w);
 /* The FLOPs of one workload_run (projections included). */
 double workload_flops(const workload *w);
+/* Bytes a run must move at least once: inputs, weights and output (decode:
+ * the visible cache of every step), for the roofline. */
+double workload_bytes(const workload *w);
 
 /* op=mha's staged check (reference/README.md) of the last run: each
  * projection, the attention on the backend's own projected heads, and the

@@ -11,4 +11,8 @@ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DATTNBENCH_BUILD_TESTS=OFF >/
 cmake --build "$build" -j "$(nproc)" >/dev/null
 "$build/bench/attnbench" list
 "$build/bench/attnbench" check --suite quick
+# The roofline the table's %roof column is measured against, once per machine.
+if "$build/bench/attnbench" info 2>/dev/null | grep -q "attnbench info --peak measures it"; then
+  "$build/bench/attnbench" info --peak | sed -n '/^peak/,/cache/p'
+fi
 "$build/bench/attnbench" bench

@@ -54,6 +54,34 @@ expect("info reads the cache", r.returncode == 0 and f"cache              {cache
        and f"measured {pk['measured']}" in r.stdout and r.stderr == "", r.stdout + r.stderr)
 
 
+# bench's %roof against a synthetic roofline: 1 thread, 100 GFLOP/s, 1 GB/s,
+# so the bound is the bandwidth one, bytes / 1e9 * flops / bytes.
+synthetic = json.loads(json.dumps(pk))
+synthetic["points"] = [{"threads": 1, "fma_gflops": {n: 100.0 for n in want}, "read_gbs": 1.0}]
+roof_file = os.path.join(tmp, "roof.json")
+with open(roof_file, "w") as f:
+    json.dump(synthetic, f)
+# (problem, flops, bytes): attention moves Q, K, V and O once; a decode step
+# reads its visible cache (lk + t + 1 keys) and writes one query's output.
+roof_cases = [("b=1,h=1,lq=16,d=8", 2 * 16 * 16 * 16, 4 * 4 * 16 * 8),
+              ("op=decode,b=1,h=2,hkv=1,lk=10,steps=4,d=8", 2 * 16 * 2 * (11 + 12 + 13 + 14),
+               4 * (16 * (4 * 10 + 4 * 5 // 2) + 2 * 4 * 16))]
+for problem, flops, nbytes in roof_cases:
+    out = os.path.join(tmp, "roof-out.json")
+    r = subprocess.run([BIN, "bench", "--backend", "naive", "--problem", problem, "--threads", "1", "--reps", "3",
+                        "--format", "json", "--out", out], capture_output=True, text=True,
+                       env=dict(os.environ, ATTNBENCH_PEAK_FILE=roof_file), timeout=600)
+    med = [b for b in json.load(open(out))["benchmarks"] if b.get("aggregate_name") == "median"] if r.returncode == 0 else []
+    want_roof = min(100.0, flops / nbytes * 1.0)
+    expect(f"%roof of {problem}", len(med) == 1 and abs(med[0].get("roof_gflops", 0) - want_roof) < 1e-9 * want_roof
+           and abs(med[0]["pct_peak"] - 100 * med[0]["gflops"] / want_roof) < 1e-6 * med[0]["pct_peak"],
+           f"{r.stderr.strip()} {med[0] if med else ''} want roof {want_roof}")
+r = subprocess.run([BIN, "bench", "--backend", "naive", "--problem", "b=1,h=1,lq=16,d=8", "--reps", "3", "--format",
+                    "json"], capture_output=True, text=True, env=dict(os.environ, ATTNBENCH_PEAK_FILE=os.path.join(tmp, "none.json")))
+med = [b for b in json.loads(r.stdout)["benchmarks"] if b.get("aggregate_name") == "median"] if r.returncode == 0 else []
+expect("no roofline, no %roof", len(med) == 1 and "pct_peak" not in med[0], r.stderr)
+
+
 def expect_ignored(name, text, needle):
     with open(cache, "w") as f:
         f.write(text)
