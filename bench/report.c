@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FLOPS_NOTE    "GFLOP/s = 2*(d+dv) * visible query-key pairs / median time"
+#define FLOPS_NOTE    "GFLOP/s = (2*(d+dv) * visible query-key pairs, op=mha: plus its projections) / median time"
 #define CPU_TIME_NOTE "cpu_time repeats real_time: only wall-clock time is measured"
 #define ROOF_NOTE                                                                                            \
   "%roof = GFLOP/s as % of min(fp32 FMA peak of the best ISA at the row's threads, bytes moved at least "    \

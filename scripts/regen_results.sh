@@ -13,7 +13,7 @@ machine=${2:-$(hostname)}
 out=results/$machine
 mkdir -p "$out"
 
-sweep=(--backend all --heads 16 --d 64,128 --lq 512,1024,2048,4096,8192 --threads 1,2 --bind --max-case-time 20)
+sweep=(--backend all --heads 16 --d 64,128 --lq 512,1024,2048,4096,8192 --threads 1,2 --bind --max-case-time 10)
 "$bin" check --suite quick >/dev/null
 "$bin" info > "$out/info.txt"
 for mask in none causal; do
