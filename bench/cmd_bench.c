@@ -3,10 +3,12 @@
  * is verified against the oracle after timing. */
 #include <getopt.h>
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "attnbench/reference.h"
 #include "report.h"
@@ -19,7 +21,7 @@ typedef struct bench_opts {
   const char *backends, *format, *out, *suite, *mask;
   strlist problems, lq, lk, heads, d;
   int64_t b, hkv;
-  int threads, bind, verify; /* threads: of the case being run */
+  int threads, bind, bind_set, cold, verify; /* threads: of the case being run */
   int thread_counts[16], nthread_counts;
   double max_case_time;          /* seconds per run above which a case is skipped, predicted */
   double rate[MAX_BACKENDS][16]; /* last GFLOP/s per backend and thread-count slot */
@@ -31,10 +33,15 @@ static void usage(FILE *f) {
       f,
       "usage: attnbench bench [--backend LIST|all] [--problem STR]... [--suite NAME|FILE]\n"
       "                       [--lq LIST --lk LIST --heads LIST --d LIST --mask M --b N --hkv N]\n"
-      "                       [--threads N[,N...]] [--bind] [--format table|csv|json|md] [--out FILE]\n"
+      "                       [--threads N[,N...]] [--bind|--no-bind] [--format table|csv|json|md] [--out "
+      "FILE]\n"
       "                       [--warmup N] [--reps N] [--max-reps N] [--min-time SEC] [--max-case-time SEC]\n"
-      "                       [--no-verify]\n"
-      "Without problems or sweep lists, runs the 'table' suite. --lk defaults to --lq; --hkv to heads.\n"
+      "                       [--cold] [--no-verify]\n"
+      "Without problems or sweep lists, runs the 'default' suite. --lk defaults to --lq; --hkv to heads.\n"
+      "Threads are pinned one per core and memory bound to their NUMA nodes unless --no-bind.\n"
+      "--cold flushes the caches (a buffer of 3x the last-level cache) before each repetition; warm is\n"
+      "the default. On a terminal, progress goes to stderr; Ctrl-C stops after the current case and\n"
+      "writes the cases done (exit 130), a second Ctrl-C stops at once.\n"
       "Timing: --warmup runs (default 2), then repetitions until both --reps (default 9) are done and\n"
       "--min-time seconds (default 0.5) were timed, at most --max-reps (default 200). Reported: the median,\n"
       "the minimum, the spread (q3-q1)/median and ci95, the median's distribution-free 95%% confidence\n"
@@ -67,10 +74,10 @@ static int expand_sweep(const bench_opts *o, strlist *out, char *err, size_t n) 
 /* Verifies a deterministic sample of rows (first, last, evenly spread). */
 static void verify_sample(const attn_backend *be, const workload *wl, bench_row *w) {
   const bench_inputs *in = &wl->in;
-  if (wl->p.op == ATTN_OP_MHA) { /* staged: the check depends on what the backend projected */
+  if (workload_staged(wl)) { /* staged: the check depends on what the backend projected */
     attn_compare mc;
     const char *stage;
-    attn_status ms = workload_check_mha(wl, &be->accuracy, VERIFY_ROWS, &mc, &stage);
+    attn_status ms = workload_check_staged(wl, &be->accuracy, VERIFY_ROWS, &mc, &stage);
     snprintf(w->verified, sizeof w->verified, "%s",
              ms != ATTN_OK               ? "no-memory"
              : mc.verdict == ATTN_FAILED ? "FAILED"
@@ -98,7 +105,7 @@ static void verify_sample(const attn_backend *be, const workload *wl, bench_row 
 /* The note column: per-step figures of a decode, then the backend's path. */
 static void describe_run(const attn_backend *be, const void *plan, const workload *wl, bench_row *w) {
   size_t at = 0;
-  if (wl->p.op == ATTN_OP_MHA && wl->runs > 0)
+  if (workload_staged(wl) && wl->runs > 0)
     at = (size_t)snprintf(w->note, sizeof w->note, "proj %.3g ms, attn %.3g ms (means)%s",
                           wl->proj_s * 1e3 / (double)wl->runs, wl->attn_s * 1e3 / (double)wl->runs,
                           be->plan_note ? "; " : "");
@@ -228,6 +235,7 @@ static int parse_opts(int argc, char **argv, bench_opts *o) {
       {"d", required_argument, 0, 'd'},        {"mask", required_argument, 0, 'm'},
       {"b", required_argument, 0, 'b'},        {"hkv", required_argument, 0, 'K'},
       {"threads", required_argument, 0, 't'},  {"bind", no_argument, 0, 'P'},
+      {"no-bind", no_argument, 0, 'N'},        {"cold", no_argument, 0, 'c'},
       {"format", required_argument, 0, 'f'},   {"out", required_argument, 0, 'o'},
       {"warmup", required_argument, 0, 'w'},   {"reps", required_argument, 0, 'r'},
       {"max-reps", required_argument, 0, 'R'}, {"min-time", required_argument, 0, 'T'},
@@ -249,7 +257,9 @@ static int parse_opts(int argc, char **argv, bench_opts *o) {
     case 'b': bad = parse_int_opt("b", optarg, 1, 1L << 30, &x), o->b = x; break;
     case 'K': bad = parse_int_opt("hkv", optarg, 1, 1L << 30, &x), o->hkv = x; break;
     case 't': bad = parse_thread_counts(optarg, o); break;
-    case 'P': o->bind = 1; break;
+    case 'P': o->bind = 1, o->bind_set = 1; break;
+    case 'N': o->bind = 0, o->bind_set = 1; break;
+    case 'c': o->cold = 1; break;
     case 'f': o->format = optarg; break;
     case 'o': o->out = optarg; break;
     case 'w': bad = parse_int_opt("warmup", optarg, 0, 1000000, &x), o->timing.warmup = (int)x; break;
@@ -316,7 +326,7 @@ static int collect_problems(bench_opts *o, strlist *out) {
     return -1;
   }
   if (o->suite || out->n == 0) {
-    if (bench_load_suite(o->suite ? o->suite : "table", out, err, sizeof err)) {
+    if (bench_load_suite(o->suite ? o->suite : "default", out, err, sizeof err)) {
       bench_error("%s", err);
       return -1;
     }
@@ -331,12 +341,68 @@ static int collect_problems(bench_opts *o, strlist *out) {
   return 0;
 }
 
+/* Ctrl-C: the first stops the run after the current case (a case cut short
+ * would be no measurement), the second stops it at once. _exit is
+ * async-signal-safe, unlike exit, and skips the report on purpose: the
+ * previous file at --out stays intact, as the atomic writer guarantees. */
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig) {
+  (void)sig;
+  if (interrupted) _exit(130);
+  interrupted = 1;
+}
+
+/* One updating line on stderr, only when a person is watching it: logs and
+ * pipes get nothing. The ETA assumes the remaining cases cost what the done
+ * ones did on average, which a sweep of growing sizes underestimates. */
+typedef struct progress {
+  int on;
+  size_t done, total;
+  double start;
+} progress;
+
+static void progress_show(const progress *pg, const char *backend, const char *problem) {
+  if (!pg->on) return;
+  const double elapsed = bench_now() - pg->start;
+  char eta[32] = "?";
+  if (pg->done > 0)
+    snprintf(eta, sizeof eta, "%.0f s", elapsed / (double)pg->done * (double)(pg->total - pg->done));
+  /* \033[K clears what a longer previous line left. */
+  fprintf(stderr, "\r\033[Kcase %zu of %zu, %.0f s elapsed, ETA %s: %s %.60s", pg->done + 1, pg->total,
+          elapsed, eta, backend, problem);
+  fflush(stderr);
+}
+
+static void progress_end(const progress *pg) {
+  if (pg->on) fprintf(stderr, "\r\033[K");
+}
+
+/* Binds for a team of `threads`: an explicit --bind fails the run when hwloc
+ * cannot pin, the default falls back to unpinned threads with a note. */
+static int bind_team(bench_opts *o, int threads, bench_report *rep) {
+  char err[ERRLEN];
+  if (bench_bind_threads(threads, rep->bind_cpus, sizeof rep->bind_cpus, rep->membind, sizeof rep->membind,
+                         err, sizeof err) == 0)
+    return 0;
+  if (o->bind_set) {
+    bench_error("%s", err);
+    return -1;
+  }
+  fprintf(stderr, "attnbench: note: %s; running unpinned (--no-bind silences this)\n", err);
+  o->bind = 0;
+  rep->bind = "none";
+  rep->bind_cpus[0] = rep->membind[0] = 0;
+  return 0;
+}
+
 int cmd_bench(int argc, char **argv) {
   bench_opts o = {.backends = "all",
                   .format = "table",
                   .mask = "none",
                   .b = 1,
                   .threads = bench_default_threads(),
+                  .bind = 1,
                   .verify = 1,
                   .max_case_time = 60,
                   .timing = {.warmup = 2, .min_reps = 9, .max_reps = 200, .min_time = 0.5}};
@@ -351,46 +417,74 @@ int cmd_bench(int argc, char **argv) {
     rc = -1;
   }
   if (o.nthread_counts == 0) o.thread_counts[o.nthread_counts++] = o.threads;
-  for (int i = 0; rc == 0 && o.bind && i < o.nthread_counts; i++)
-    if (bench_bind_threads(o.thread_counts[i], err, sizeof err)) {
-      bench_error("%s", err);
+  bench_report rep = {.thread_counts = o.thread_counts,
+                      .nthread_counts = o.nthread_counts,
+                      .bind = "cores",
+                      .cache_mode = o.cold ? "cold" : "warm",
+                      .backends = bes,
+                      .nbackends = nbe};
+  if (!o.bind) rep.bind = "none";
+  /* Each count is bound once up front so that a failure stops the run before
+   * any work; the last binding made is the one the first case uses. */
+  for (int i = o.nthread_counts - 1; rc == 0 && o.bind && i >= 0; i--)
+    if (bind_team(&o, o.thread_counts[i], &rep)) rc = -1;
+  bench_machine_read(&rep.machine);
+  /* The flush buffer is made and touched before any timing. */
+  if (rc == 0 && o.cold) {
+    o.timing.flush_bytes = bench_flush_bytes(&rep.machine);
+    o.timing.flush = malloc(o.timing.flush_bytes);
+    if (!o.timing.flush) {
+      bench_error("--cold: no memory for a %zu MiB flush buffer", o.timing.flush_bytes >> 20);
       rc = -1;
+    } else {
+      memset(o.timing.flush, 1, o.timing.flush_bytes);
     }
+  }
   if (rc) {
     opts_free(&o);
     strlist_free(&problems);
     return rc > 0 ? 0 : 2;
   }
-  bench_report rep = {.thread_counts = o.thread_counts,
-                      .nthread_counts = o.nthread_counts,
-                      .bind = o.bind ? "cores" : "none",
-                      .backends = bes,
-                      .nbackends = nbe};
-  bench_machine_read(&rep.machine);
   static bench_peak peak; /* a few KiB: not on the stack */
   if (bench_peak_load(&peak) == 0) rep.peak = &peak;
   time_t now = time(NULL);
   strftime(rep.date, sizeof rep.date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+  struct sigaction sa = {.sa_handler = on_sigint}, old_sa;
+  sigemptyset(&sa.sa_mask);
+  interrupted = 0;
+  sigaction(SIGINT, &sa, &old_sa);
+  progress pg = {.on = isatty(STDERR_FILENO),
+                 .total = problems.n * (size_t)o.nthread_counts * (size_t)nbe,
+                 .start = bench_now()};
   int failed = 0;
-  for (size_t i = 0; i < problems.n && rc == 0; i++) {
+  for (size_t i = 0; i < problems.n && rc == 0 && !interrupted; i++) {
     attn_problem p;
     char pstr[ATTN_PROBLEM_STRLEN];
     attn_problem_parse(problems.items[i], &p, err, sizeof err);
     attn_problem_format(&p, pstr, sizeof pstr);
     workload wl;
     if (workload_init(&p, 1, 0, &wl, err, sizeof err)) {
+      progress_end(&pg);
       bench_error("%s", err);
       rc = 2;
       break;
     }
-    for (int t = 0; t < o.nthread_counts; t++) {
+    for (int t = 0; t < o.nthread_counts && !interrupted; t++) {
       /* A team of another size may start new threads: pin them too. */
       o.threads = o.thread_counts[t];
-      if (o.bind && o.nthread_counts > 1) bench_bind_threads(o.threads, err, sizeof err);
-      for (int k = 0; k < nbe; k++) failed += bench_case(bes[k], &o, &o.rate[k][t], &wl, pstr, &rep);
+      o.timing.flush_threads = o.threads;
+      if (o.bind && o.nthread_counts > 1) bind_team(&o, o.threads, &rep);
+      for (int k = 0; k < nbe && !interrupted; k++, pg.done++) {
+        progress_show(&pg, bes[k]->name, pstr);
+        failed += bench_case(bes[k], &o, &o.rate[k][t], &wl, pstr, &rep);
+      }
     }
     workload_free(&wl);
   }
+  progress_end(&pg);
+  sigaction(SIGINT, &old_sa, NULL);
+  rep.interrupted = interrupted;
+  free(o.timing.flush);
   struct rusage ru;
   if (getrusage(RUSAGE_SELF, &ru) == 0) rep.peak_rss_mib = (double)ru.ru_maxrss / 1024;
   if (rc == 0) {
@@ -404,8 +498,11 @@ int cmd_bench(int argc, char **argv) {
       report_write(stdout, &rep, o.format);
     }
   }
+  if (rc == 0 && rep.interrupted)
+    fprintf(stderr, "attnbench: interrupted: %zu of %zu case(s) done%s\n", rep.n, pg.total,
+            o.out ? ", written to --out" : "");
   report_free(&rep);
   opts_free(&o);
   strlist_free(&problems);
-  return rc ? rc : (failed ? 1 : 0);
+  return rc ? rc : rep.interrupted ? 130 : (failed ? 1 : 0);
 }

@@ -96,9 +96,9 @@ static void check_backend(const attn_backend *be, const check_opts *o, workload 
     snprintf(why, sizeof why, "plan: %s", attn_status_name(s));
   }
   workload_unplan(wl, be, plan);
-  if (s == ATTN_OK && wl->p.op == ATTN_OP_MHA) {
+  if (s == ATTN_OK && workload_staged(wl)) {
     const char *stage = "";
-    s = workload_check_mha(wl, &be->accuracy, 0, &c, &stage);
+    s = workload_check_staged(wl, &be->accuracy, 0, &c, &stage);
     if (s == ATTN_OK) {
       snprintf(extra, sizeof extra, "  (worst in the %s: got %.9g want %.9g bound %.3g%s)", stage,
                c.worst_out, c.worst_ref, c.worst_bound, c.nonfinite ? ", non-finite outputs" : "");
@@ -155,7 +155,7 @@ static int check_problem(const char *str, const attn_backend **bes, int nbe, con
   }
   attn_oracle orc = {0};
   attn_tensors t = bench_tensors(&wl.in);
-  attn_status s = p.op == ATTN_OP_MHA ? ATTN_OK : attn_oracle_compute_rows(f, &t, rows, nrows, &orc);
+  attn_status s = workload_staged(&wl) ? ATTN_OK : attn_oracle_compute_rows(f, &t, rows, nrows, &orc);
   free(rows);
   if (s != ATTN_OK) {
     bench_error("cannot allocate the reference's buffers for %s", pstr);

@@ -37,13 +37,15 @@ static void usage(FILE *f) {
   fprintf(
       f,
       "usage: attnbench compare BASE.json NEW.json [--threshold PCT] [--alpha A] [--force]\n"
+      "                         [--format table|csv|json]\n"
       "Compares two results of `attnbench bench --format json`, case by case (backend, problem, threads).\n"
       "Per case: ratio = median NEW / median BASE, a confidence interval of the ratio at level 1-A, the\n"
       "two-sided Mann-Whitney U test's p over the repetitions' times, and a verdict: regressed (p < A and\n"
       "ratio > 1 + PCT/100), improved (p < A and ratio < 1 - PCT/100), noisy (a change beyond PCT that the\n"
       "test does not confirm: rerun with more --reps), same, or untested (fewer than 2 repetitions).\n"
       "Defaults: --threshold 5, --alpha 0.05. Results from different machines (host, CPU model, CPU\n"
-      "count) are refused unless --force.\n"
+      "count) are refused unless --force. --format csv or json: one record per case (ratio, ci_lo, ci_hi,\n"
+      "p, base_ms, new_ms, verdict) for scripts such as scripts/plot.py --compare.\n"
       "Exit status: 0 nothing regressed, 1 a case regressed, 2 unusable input.\n");
 }
 
@@ -209,7 +211,47 @@ static double case_median(const cmp_case *c) {
 typedef struct cmp_opts {
   double threshold, alpha; /* threshold as a fraction */
   int force;
+  const char *format; /* table, csv or json */
+  json_t *cases;      /* --format json: the records so far */
 } cmp_opts;
+
+/* One case's outcome, whatever the format it is written in. NAN: none. */
+typedef struct cmp_result {
+  const char *verdict, *method, *name, *why;
+  double ratio, ci_lo, ci_hi, p, base_ms, new_ms;
+  int base_reps, new_reps;
+} cmp_result;
+
+static json_t *num_or_null(double x) { return isfinite(x) ? json_real(x) : json_null(); }
+
+/* csv and json leave a missing number empty or null rather than "-". */
+static void emit_result(const cmp_result *r, const cmp_opts *o) {
+  if (!strcmp(o->format, "json")) {
+    json_t *c = json_object();
+    json_object_set_new(c, "case", json_string(r->name));
+    json_object_set_new(c, "verdict", json_string(r->verdict));
+    json_object_set_new(c, "ratio", num_or_null(r->ratio));
+    json_object_set_new(c, "ci_lo", num_or_null(r->ci_lo));
+    json_object_set_new(c, "ci_hi", num_or_null(r->ci_hi));
+    json_object_set_new(c, "p", num_or_null(r->p));
+    json_object_set_new(c, "base_ms", num_or_null(r->base_ms));
+    json_object_set_new(c, "new_ms", num_or_null(r->new_ms));
+    json_object_set_new(c, "base_reps", json_integer(r->base_reps));
+    json_object_set_new(c, "new_reps", json_integer(r->new_reps));
+    json_object_set_new(c, "test", json_string(r->method));
+    if (r->why) json_object_set_new(c, "note", json_string(r->why));
+    json_array_append_new(o->cases, c);
+    return;
+  }
+  char num[6][32];
+  const double v[6] = {r->ratio, r->ci_lo, r->ci_hi, r->p, r->base_ms, r->new_ms};
+  for (int i = 0; i < 6; i++) {
+    num[i][0] = 0;
+    if (isfinite(v[i])) snprintf(num[i], sizeof num[i], "%.6g", v[i]);
+  }
+  printf("%s,%s,%s,%s,%s,%s,%s,%d,%d,%s,\"%s\",\"%s\"\n", r->verdict, num[0], num[1], num[2], num[3], num[4],
+         num[5], r->base_reps, r->new_reps, r->method, r->name, r->why ? r->why : "");
+}
 
 typedef struct cmp_tally {
   int regressed, improved, same, noisy, untested, powerless, uncompared;
@@ -218,15 +260,32 @@ typedef struct cmp_tally {
 /* One common case: its line, and its verdict counted. */
 static void compare_case(const cmp_case *b, const cmp_case *w, const cmp_opts *o, cmp_tally *t) {
   const double mb = case_median(b), mw = case_median(w);
+  cmp_result r = {.name = b->name,
+                  .method = "-",
+                  .ratio = NAN,
+                  .ci_lo = NAN,
+                  .ci_hi = NAN,
+                  .p = NAN,
+                  .base_ms = mb > 0 ? mb : NAN,
+                  .new_ms = mw > 0 ? mw : NAN,
+                  .base_reps = b->n,
+                  .new_reps = w->n};
   if (b->error || w->error || !(mb > 0) || !(mw > 0)) {
     const char *why = b->error ? b->error : w->error ? w->error : "no times";
+    t->uncompared++;
+    if (strcmp(o->format, "table")) {
+      char note[ERRLEN];
+      snprintf(note, sizeof note, "%s: %s", b->error ? "base" : w->error ? "new" : "both", why);
+      r.verdict = "-", r.why = note;
+      emit_result(&r, o);
+      return;
+    }
     printf("%-10s %7s  %-17s %8s  %10s  %10s  %7s  %-6s  %s  (%s: %s)\n", "-", "-", "-", "-", "-", "-", "-",
            "-", b->name,
            b->error   ? "base"
            : w->error ? "new"
                       : "both",
            why);
-    t->uncompared++;
     return;
   }
   const double ratio = mw / mb;
@@ -247,7 +306,8 @@ static void compare_case(const cmp_case *b, const cmp_case *w, const cmp_opts *o
       method = u.exact ? "exact" : "normal";
     }
     int rc = stats_ratio_ci(b->ms, b->n, w->ms, w->n, 1 - o->alpha, &est, &lo, &hi);
-    if (rc == 0) snprintf(ci, sizeof ci, "[%.3f, %.3f]", lo, hi);
+    if (rc == 0) snprintf(ci, sizeof ci, "[%.3f, %.3f]", lo, hi), r.ci_lo = lo, r.ci_hi = hi;
+    r.p = u.p;
     /* The exact test's smallest p is 2/C(nb+nw, nb): with too few repetitions
      * no difference, however large, can be significant. */
     const double min_p = 2 * exp(lgamma(b->n + 1.0) + lgamma(w->n + 1.0) - lgamma(b->n + w->n + 1.0));
@@ -262,6 +322,11 @@ static void compare_case(const cmp_case *b, const cmp_case *w, const cmp_opts *o
     else
       verdict = "same", t->same++;
   }
+  if (strcmp(o->format, "table")) {
+    r.verdict = verdict, r.method = method, r.ratio = ratio;
+    emit_result(&r, o);
+    return;
+  }
   printf("%-10s %7.3f  %-17s %8s  %10.4f  %10.4f  %7s  %-6s  %s\n", verdict, ratio, ci, p, mb, mw, reps,
          method, b->name);
 }
@@ -270,6 +335,7 @@ static int parse_opts(int argc, char **argv, cmp_opts *o, const char **paths) {
   static const struct option longopts[] = {{"threshold", required_argument, 0, 't'},
                                            {"alpha", required_argument, 0, 'a'},
                                            {"force", no_argument, 0, 'f'},
+                                           {"format", required_argument, 0, 'F'},
                                            {"help", no_argument, 0, 'h'},
                                            {0, 0, 0, 0}};
   int c;
@@ -291,6 +357,13 @@ static int parse_opts(int argc, char **argv, cmp_opts *o, const char **paths) {
       }
       break;
     case 'f': o->force = 1; break;
+    case 'F':
+      o->format = optarg;
+      if (strcmp(optarg, "table") && strcmp(optarg, "csv") && strcmp(optarg, "json")) {
+        bench_error("--format: '%s' is not table, csv or json", optarg);
+        return -1;
+      }
+      break;
     case 'h': usage(stdout); return 1;
     default: usage(stderr); return -1;
     }
@@ -307,7 +380,7 @@ static int parse_opts(int argc, char **argv, cmp_opts *o, const char **paths) {
 }
 
 int cmd_compare(int argc, char **argv) {
-  cmp_opts o = {.threshold = 0.05, .alpha = 0.05};
+  cmp_opts o = {.threshold = 0.05, .alpha = 0.05, .format = "table"};
   const char *paths[2];
   int rc = parse_opts(argc, argv, &o, paths);
   if (rc) return rc > 0 ? 0 : 2;
@@ -335,6 +408,54 @@ int cmd_compare(int argc, char **argv) {
     return 2;
   }
 
+  if (strcmp(o.format, "table")) {
+    /* Machine-readable: the records only, the summary as fields (json) or
+     * the exit status (csv). */
+    cmp_tally t = {0};
+    o.cases = json_array();
+    if (!strcmp(o.format, "csv"))
+      printf("verdict,ratio,ci_lo,ci_hi,p,base_ms,new_ms,base_reps,new_reps,test,case,note\n");
+    for (size_t i = 0; i < base.n; i++) {
+      json_t *at = json_object_get(cur.index, base.cases[i].name);
+      if (at) compare_case(&base.cases[i], &cur.cases[json_integer_value(at)], &o, &t);
+    }
+    for (int side = 0; side < 2; side++) {
+      const cmp_file *f = side ? &cur : &base, *other = side ? &base : &cur;
+      for (size_t i = 0; i < f->n; i++)
+        if (!json_object_get(other->index, f->cases[i].name)) {
+          cmp_result r = {.name = f->cases[i].name,
+                          .verdict = side ? "only-in-new" : "only-in-base",
+                          .method = "-",
+                          .ratio = NAN,
+                          .ci_lo = NAN,
+                          .ci_hi = NAN,
+                          .p = NAN,
+                          .base_ms = NAN,
+                          .new_ms = NAN};
+          emit_result(&r, &o);
+        }
+    }
+    if (!strcmp(o.format, "json")) {
+      json_t *doc = json_object();
+      json_object_set_new(doc, "base", json_string(paths[0]));
+      json_object_set_new(doc, "new", json_string(paths[1]));
+      json_object_set_new(doc, "threshold", json_real(o.threshold));
+      json_object_set_new(doc, "alpha", json_real(o.alpha));
+      json_object_set_new(doc, "ci_level", json_real(1 - o.alpha));
+      json_object_set_new(doc, "different_machines", json_string(diff));
+      json_object_set_new(doc, "regressed", json_integer(t.regressed));
+      json_object_set_new(doc, "improved", json_integer(t.improved));
+      json_object_set_new(doc, "cases", o.cases);
+      json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(9));
+      putchar('\n');
+      json_decref(doc);
+    } else {
+      json_decref(o.cases);
+    }
+    file_free(&base);
+    file_free(&cur);
+    return t.regressed ? 1 : 0;
+  }
   char level[16];
   snprintf(level, sizeof level, "ci%g", 100 * (1 - o.alpha));
   printf("# base: %s (%s, %s, %s)\n", paths[0], base.date, base.host, base.cpu);

@@ -61,8 +61,11 @@ int cmd_info(int argc, char **argv) {
   printf("machine\n");
   printf("    %-18s %s\n", "host", m.hostname);
   printf("    %-18s %s\n", "cpu", m.cpu_model);
-  printf("    %-18s %d package(s), %d core(s), %d hardware thread(s)\n", "topology", m.packages, m.cores,
-         m.pus);
+  printf("    %-18s %d package(s), %d NUMA node%s, %d core(s), %d hardware thread(s)\n", "topology",
+         m.packages, m.numa_nodes, m.numa_nodes == 1 ? "" : "s", m.cores, m.pus);
+  printf(
+      "    %-18s threads pinned one per core, memory bound to their NUMA nodes (bench --no-bind: neither)\n",
+      "binding");
   printf("    %-18s L1d %ld KiB, L2 %ld KiB, L3 %ld KiB\n", "caches (hwloc)", m.l1d >> 10, m.l2 >> 10,
          m.l3 >> 10);
   printf("    %-18s %s\n", "isa", m.isa);

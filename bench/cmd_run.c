@@ -10,19 +10,24 @@
 
 typedef struct run_opts {
   const char *backend, *problem, *q, *k, *v, *lens, *out;
-  const char *xq, *xkv, *wq, *wk, *wv, *wo; /* op=mha */
+  const char *xq, *xkv, *wq, *wk, *wv, *wo;                    /* op=mha */
+  const char *x, *ww, *bw, *cw, *ws, *bs, *cs, *words, *sents; /* op=han */
   int threads;
 } run_opts;
 
 static void usage(FILE *f) {
   fprintf(
-      f, "usage: attnbench run --backend NAME --problem STR --q Q.npy --k K.npy --v V.npy [--lens LENS.npy]\n"
-         "                     --out O.npy [--threads N]\n"
-         "Float32 C-order arrays: Q [b,h,lq,d], K [b,hkv,lk,d], V [b,hkv,lk,dv]; writes O [b,h,lq,dv].\n"
-         "LENS (mask=pad): int32 or int64 [b], each in 0..lk; without it the problem's lens= applies.\n"
-         "op=mha: --xq XQ.npy [--xkv XKV.npy] --wq WQ.npy --wk WK.npy --wv WV.npy --wo WO.npy instead of\n"
-         "--q/--k/--v: X_q [b,lq,dm], X_kv [b,lk,dm] (omitted: self-attention, X_kv = X_q), W_q [dm,h*d],\n"
-         "W_k [dm,hkv*d], W_v [dm,hkv*dv], W_o [h*dv,dm]; writes O [b,lq,dm].\n");
+      f,
+      "usage: attnbench run --backend NAME --problem STR --q Q.npy --k K.npy --v V.npy [--lens LENS.npy]\n"
+      "                     --out O.npy [--threads N]\n"
+      "Float32 C-order arrays: Q [b,h,lq,d], K [b,hkv,lk,d], V [b,hkv,lk,dv]; writes O [b,h,lq,dv].\n"
+      "LENS (mask=pad): int32 or int64 [b], each in 0..lk; without it the problem's lens= applies.\n"
+      "op=mha: --xq XQ.npy [--xkv XKV.npy] --wq WQ.npy --wk WK.npy --wv WV.npy --wo WO.npy instead of\n"
+      "--q/--k/--v: X_q [b,lq,dm], X_kv [b,lk,dm] (omitted: self-attention, X_kv = X_q), W_q [dm,h*d],\n"
+      "W_k [dm,hkv*d], W_v [dm,hkv*dv], W_o [h*dv,dm]; writes O [b,lq,dm].\n"
+      "op=han: --x X.npy --ww WW.npy --bw BW.npy --cw CW.npy --ws WS.npy --bs BS.npy --cs CS.npy\n"
+      "[--words WORDS.npy] [--sents SENTS.npy]: X [b,s,t,d], W_w and W_s [da,d], b_w, b_s, c_w, c_s [da];\n"
+      "word counts int32/int64 [b,s] in 0..t, sentence counts [b] in 0..s (omitted: all); writes O [b,d].\n");
 }
 
 /* Reads a float32 tensor and checks its shape against the problem's. */
@@ -49,46 +54,71 @@ static int read_tensor(const char *flag, const char *path, const int64_t *want, 
   return 0;
 }
 
-/* Reads int32 or int64 lengths [b], each within 0..lk. */
-static int read_lens(const char *path, const attn_problem *p, int32_t *lens) {
-  char err[ERRLEN], shape[256];
+/* Reads int32 or int64 counts of the given shape, each within 0..max (the
+ * problem key `limit` names max). */
+static int read_counts(const char *flag, const char *path, const int64_t *want, int ndim, int64_t max,
+                       const char *limit, int32_t *out) {
+  char err[ERRLEN], shape[256], want_s[256];
   npy_array a;
   if (npy_read(path, &a, err, sizeof err)) {
-    bench_error("--lens: %s", err);
+    bench_error("--%s: %s", flag, err);
     return -1;
   }
   const int i32 = !strcmp(a.descr, "<i4"), i64 = !strcmp(a.descr, "<i8");
-  if ((!i32 && !i64) || a.ndim != 1 || a.shape[0] != p->b) {
+  int same = a.ndim == ndim;
+  for (int i = 0; same && i < ndim; i++) same = a.shape[i] == want[i];
+  if ((!i32 && !i64) || !same) {
     npy_shape_str(a.shape, a.ndim, shape, sizeof shape);
-    bench_error("--lens %s: want int32 or int64 of shape (%lld,), got '%s' %s", path, (long long)p->b,
-                a.descr, shape);
+    npy_shape_str(want, ndim, want_s, sizeof want_s);
+    bench_error("--%s %s: want int32 or int64 of shape %s, got '%s' %s", flag, path, want_s, a.descr, shape);
     npy_free(&a);
     return -1;
   }
-  for (int64_t i = 0; i < p->b; i++) {
+  for (int64_t i = 0; i < a.count; i++) {
     int64_t x = i32 ? ((int32_t *)a.data)[i] : ((int64_t *)a.data)[i];
-    if (x < 0 || x > p->lk) {
-      bench_error("--lens %s: length %lld at batch %lld is outside 0..lk=%lld", path, (long long)x,
-                  (long long)i, (long long)p->lk);
+    if (x < 0 || x > max) {
+      bench_error("--%s %s: %lld at flat index %lld is outside 0..%s=%lld", flag, path, (long long)x,
+                  (long long)i, limit, (long long)max);
       npy_free(&a);
       return -1;
     }
-    lens[i] = (int32_t)x;
+    out[i] = (int32_t)x;
   }
   npy_free(&a);
   return 0;
 }
 
+/* Reads int32 or int64 lengths [b], each within 0..lk. */
+static int read_lens(const char *path, const attn_problem *p, int32_t *lens) {
+  return read_counts("lens", path, &p->b, 1, p->lk, "lk", lens);
+}
+
 static int parse_run_opts(int argc, char **argv, run_opts *o) {
-  static const struct option longopts[] = {
-      {"backend", required_argument, 0, 'b'}, {"problem", required_argument, 0, 'p'},
-      {"q", required_argument, 0, 'q'},       {"k", required_argument, 0, 'k'},
-      {"v", required_argument, 0, 'v'},       {"lens", required_argument, 0, 'l'},
-      {"out", required_argument, 0, 'o'},     {"threads", required_argument, 0, 't'},
-      {"xq", required_argument, 0, 'X'},      {"xkv", required_argument, 0, 'Y'},
-      {"wq", required_argument, 0, '1'},      {"wk", required_argument, 0, '2'},
-      {"wv", required_argument, 0, '3'},      {"wo", required_argument, 0, '4'},
-      {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+  static const struct option longopts[] = {{"backend", required_argument, 0, 'b'},
+                                           {"problem", required_argument, 0, 'p'},
+                                           {"q", required_argument, 0, 'q'},
+                                           {"k", required_argument, 0, 'k'},
+                                           {"v", required_argument, 0, 'v'},
+                                           {"lens", required_argument, 0, 'l'},
+                                           {"out", required_argument, 0, 'o'},
+                                           {"threads", required_argument, 0, 't'},
+                                           {"xq", required_argument, 0, 'X'},
+                                           {"xkv", required_argument, 0, 'Y'},
+                                           {"wq", required_argument, 0, '1'},
+                                           {"wk", required_argument, 0, '2'},
+                                           {"wv", required_argument, 0, '3'},
+                                           {"wo", required_argument, 0, '4'},
+                                           {"x", required_argument, 0, 'x'},
+                                           {"ww", required_argument, 0, '5'},
+                                           {"bw", required_argument, 0, '6'},
+                                           {"cw", required_argument, 0, '7'},
+                                           {"ws", required_argument, 0, '8'},
+                                           {"bs", required_argument, 0, '9'},
+                                           {"cs", required_argument, 0, '0'},
+                                           {"words", required_argument, 0, 'W'},
+                                           {"sents", required_argument, 0, 'S'},
+                                           {"help", no_argument, 0, 'h'},
+                                           {0, 0, 0, 0}};
   int c;
   while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
     switch (c) {
@@ -105,6 +135,15 @@ static int parse_run_opts(int argc, char **argv, run_opts *o) {
     case '2': o->wk = optarg; break;
     case '3': o->wv = optarg; break;
     case '4': o->wo = optarg; break;
+    case 'x': o->x = optarg; break;
+    case '5': o->ww = optarg; break;
+    case '6': o->bw = optarg; break;
+    case '7': o->cw = optarg; break;
+    case '8': o->ws = optarg; break;
+    case '9': o->bs = optarg; break;
+    case '0': o->cs = optarg; break;
+    case 'W': o->words = optarg; break;
+    case 'S': o->sents = optarg; break;
     case 't':
       if ((o->threads = atoi(optarg)) < 1 || o->threads > 4096) {
         bench_error("--threads: '%s' is not a thread count (1..4096)", optarg);
@@ -119,10 +158,19 @@ static int parse_run_opts(int argc, char **argv, run_opts *o) {
     bench_error("run: unexpected argument '%s'", argv[optind]);
     return -1;
   }
-  /* op=mha takes the layer's inputs instead of Q, K and V. */
+  /* op=mha and op=han take their own inputs instead of Q, K and V. */
   const int mha = o->problem && strstr(o->problem, "op=mha") != NULL;
+  const int han = o->problem && strstr(o->problem, "op=han") != NULL;
   const char *missing = !o->backend   ? "--backend"
                         : !o->problem ? "--problem"
+                        : han         ? (!o->x    ? "--x (op=han)"
+                                         : !o->ww ? "--ww (op=han)"
+                                         : !o->bw ? "--bw (op=han)"
+                                         : !o->cw ? "--cw (op=han)"
+                                         : !o->ws ? "--ws (op=han)"
+                                         : !o->bs ? "--bs (op=han)"
+                                         : !o->cs ? "--cs (op=han)"
+                                                  : NULL)
                         : mha         ? (!o->xq   ? "--xq (op=mha)"
                                          : !o->wq ? "--wq (op=mha)"
                                          : !o->wk ? "--wk (op=mha)"
@@ -138,19 +186,32 @@ static int parse_run_opts(int argc, char **argv, run_opts *o) {
     bench_error("run: %s is required", missing);
     return -1;
   }
-  const char *stray = mha ? (o->q   ? "--q"
-                             : o->k ? "--k"
-                             : o->v ? "--v"
-                                    : NULL)
-                          : (o->xq    ? "--xq"
-                             : o->xkv ? "--xkv"
-                             : o->wq  ? "--wq"
-                             : o->wk  ? "--wk"
-                             : o->wv  ? "--wv"
-                             : o->wo  ? "--wo"
-                                      : NULL);
+  const char *qkv = o->q ? "--q" : o->k ? "--k" : o->v ? "--v" : o->lens ? "--lens" : NULL;
+  const char *mha_in = o->xq    ? "--xq"
+                       : o->xkv ? "--xkv"
+                       : o->wq  ? "--wq"
+                       : o->wk  ? "--wk"
+                       : o->wv  ? "--wv"
+                       : o->wo  ? "--wo"
+                                : NULL;
+  const char *han_in = o->x       ? "--x"
+                       : o->ww    ? "--ww"
+                       : o->bw    ? "--bw"
+                       : o->cw    ? "--cw"
+                       : o->ws    ? "--ws"
+                       : o->bs    ? "--bs"
+                       : o->cs    ? "--cs"
+                       : o->words ? "--words"
+                       : o->sents ? "--sents"
+                                  : NULL;
+  const char *stray = han   ? (qkv ? qkv : mha_in)
+                      : mha ? (qkv && strcmp(qkv, "--lens") ? qkv : han_in)
+                            : (mha_in ? mha_in : han_in);
   if (stray) {
-    bench_error("run: %s does not apply to %s (see attnbench run --help)", stray, mha ? "op=mha" : "this op");
+    bench_error("run: %s does not apply to %s (see attnbench run --help)", stray,
+                han   ? "op=han"
+                : mha ? "op=mha"
+                      : "this op");
     return -1;
   }
   return 0;
@@ -173,26 +234,85 @@ static int forward_once(const attn_backend *be, workload *wl, int threads) {
   return 0;
 }
 
-/* op=mha: reads the layer's inputs and weights into the workload. */
-static int read_mha(const run_opts *o, workload *wl) {
-  const attn_problem *p = &wl->p;
-  const int64_t xq[] = {p->b, p->lq, p->dm}, xkv[] = {p->b, p->lk, p->dm}, wq[] = {p->dm, p->h * p->d},
-                wk[] = {p->dm, p->hkv * p->d}, wv[] = {p->dm, p->hkv * p->dv}, wo[] = {p->h * p->dv, p->dm};
-  const struct {
-    const char *flag, *path;
-    const int64_t *shape;
-    int ndim;
-    float *dst;
-  } in[] = {{"xq", o->xq, xq, 3, wl->xq}, {"xkv", o->xkv, xkv, 3, wl->xkv}, {"wq", o->wq, wq, 2, wl->wq},
-            {"wk", o->wk, wk, 2, wl->wk}, {"wv", o->wv, wv, 2, wl->wv},     {"wo", o->wo, wo, 2, wl->wo}};
-  for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) {
+/* One float32 input of op=mha or op=han: its flag, file, shape and where it goes. */
+typedef struct run_input {
+  const char *flag, *path;
+  const int64_t *shape;
+  int ndim;
+  float *dst;
+} run_input;
+
+/* Reads each given input (a NULL path is skipped) into its place. */
+static int read_inputs(const run_input *in, size_t n) {
+  for (size_t i = 0; i < n; i++) {
     npy_array a = {0};
-    if (!in[i].path) continue; /* --xkv omitted: self-attention */
+    if (!in[i].path) continue;
     if (read_tensor(in[i].flag, in[i].path, in[i].shape, in[i].ndim, &a)) return -1;
     memcpy(in[i].dst, a.data, (size_t)a.count * sizeof(float));
     npy_free(&a);
   }
   return 0;
+}
+
+/* Runs the workload once and writes its output [shape] to --out. */
+static int forward_and_write(const attn_backend *be, workload *wl, const run_opts *o, const int64_t *shape,
+                             int ndim) {
+  char err[ERRLEN];
+  if (forward_once(be, wl, o->threads)) return 2;
+  if (npy_write_f32(o->out, workload_output(wl), shape, ndim, err, sizeof err)) {
+    bench_error("%s", err);
+    return 2;
+  }
+  return 0;
+}
+
+/* op=mha: reads the layer's inputs and weights into the workload. */
+static int read_mha(const run_opts *o, workload *wl) {
+  const attn_problem *p = &wl->p;
+  const int64_t xq[] = {p->b, p->lq, p->dm}, xkv[] = {p->b, p->lk, p->dm}, wq[] = {p->dm, p->h * p->d},
+                wk[] = {p->dm, p->hkv * p->d}, wv[] = {p->dm, p->hkv * p->dv}, wo[] = {p->h * p->dv, p->dm};
+  const run_input in[] = {{"xq", o->xq, xq, 3, wl->xq}, {"xkv", o->xkv, xkv, 3, wl->xkv},
+                          {"wq", o->wq, wq, 2, wl->wq}, {"wk", o->wk, wk, 2, wl->wk},
+                          {"wv", o->wv, wv, 2, wl->wv}, {"wo", o->wo, wo, 2, wl->wo}};
+  return read_inputs(in, sizeof in / sizeof in[0]); /* --xkv omitted: self-attention */
+}
+
+/* op=han: reads X, the weights and the counts into the workload. */
+static int read_han(const run_opts *o, workload *wl) {
+  const attn_problem *p = &wl->p;
+  const int64_t x[] = {p->b, p->sents, p->words, p->d}, wt[] = {p->da, p->d}, vec[] = {p->da},
+                words[] = {p->b, p->sents};
+  const run_input in[] = {{"x", o->x, x, 4, wl->in.v},   {"ww", o->ww, wt, 2, wl->ww},
+                          {"bw", o->bw, vec, 1, wl->bw}, {"cw", o->cw, vec, 1, wl->cw},
+                          {"ws", o->ws, wt, 2, wl->ws},  {"bs", o->bs, vec, 1, wl->bs},
+                          {"cs", o->cs, vec, 1, wl->cs}};
+  if (read_inputs(in, sizeof in / sizeof in[0])) return -1;
+  if (o->words && read_counts("words", o->words, words, 2, p->words, "t", wl->in.lens)) return -1;
+  if (o->sents && read_counts("sents", o->sents, &p->b, 1, p->sents, "s", wl->sents)) return -1;
+  return 0;
+}
+
+static int run_han(const run_opts *o, const attn_problem *p, const attn_backend *be) {
+  char err[ERRLEN];
+  workload wl;
+  if (p->pad) {
+    bench_error("run: pad=1 draws the counts from the seed; give them as --words and --sents instead");
+    return 2;
+  }
+  /* X is read whole before it is copied in: room for it. */
+  const double x_bytes = 4.0 * (double)(p->b * p->sents * p->words) * (double)p->d;
+  if (workload_init(p, 0, x_bytes, &wl, err, sizeof err)) {
+    bench_error("%s", err);
+    return 2;
+  }
+  int rc = 2;
+  const int64_t os[] = {p->b, p->d};
+  if (read_han(o, &wl) == 0) {
+    workload_prepare(&wl);
+    rc = forward_and_write(be, &wl, o, os, 2);
+  }
+  workload_free(&wl);
+  return rc;
 }
 
 static int run_mha(const run_opts *o, const attn_problem *p, const attn_backend *be) {
@@ -207,13 +327,8 @@ static int run_mha(const run_opts *o, const attn_problem *p, const attn_backend 
   int rc = 2;
   for (int i = 0; i < p->nlens; i++) wl.in.lens[i] = p->lens[i];
   const int64_t ys[] = {p->b, p->lq, p->dm};
-  if (read_mha(o, &wl) == 0 && (!o->lens || read_lens(o->lens, p, wl.in.lens) == 0) &&
-      forward_once(be, &wl, o->threads) == 0) {
-    if (npy_write_f32(o->out, wl.y, ys, 3, err, sizeof err))
-      bench_error("%s", err);
-    else
-      rc = 0;
-  }
+  if (read_mha(o, &wl) == 0 && (!o->lens || read_lens(o->lens, p, wl.in.lens) == 0))
+    rc = forward_and_write(be, &wl, o, ys, 3);
   workload_free(&wl);
   return rc;
 }
@@ -251,6 +366,7 @@ int cmd_run(int argc, char **argv) {
     return 2;
   }
   if (p.op == ATTN_OP_MHA) return run_mha(&o, &p, be);
+  if (p.op == ATTN_OP_HAN) return run_han(&o, &p, be);
   /* The inputs are read whole before they are copied in: room for both. */
   workload wl;
   if (workload_init(&p, 0, bench_inputs_bytes(&p), &wl, err, sizeof err)) {

@@ -55,6 +55,12 @@ typedef struct bench_timing_opts {
   int min_reps;    /* at least this many timed runs */
   int max_reps;    /* at most this many */
   double min_time; /* keep repeating until this many seconds were timed */
+  /* --cold: before each timed repetition, outside the clock, flush_threads
+   * threads read and write flush (flush_bytes, allocated and touched before
+   * timing) so that no input is left in any cache. NULL: warm. */
+  unsigned char *flush;
+  size_t flush_bytes;
+  int flush_threads;
 } bench_timing_opts;
 
 typedef struct bench_stats {
@@ -75,15 +81,21 @@ attn_status bench_time(attn_status (*fn)(void *ctx), void *ctx, const bench_timi
 /* ---- machine and threads ---- */
 typedef struct bench_machine {
   char cpu_model[128];
-  int packages, cores, pus;
+  int packages, cores, pus, numa_nodes;
   long l1d, l2, l3; /* bytes, per core for l1/l2, per package for l3; 0 if unknown */
   char isa[256];
   char hostname[64];
 } bench_machine;
 
 void bench_machine_read(bench_machine *m);
-/* Pins the OpenMP worker threads of a team of `threads` one per core, with hwloc. */
-int bench_bind_threads(int threads, char *err, size_t n);
+/* Pins the OpenMP worker threads of a team of `threads` one per core, with
+ * hwloc, and binds later allocations to the NUMA nodes of those cores where
+ * the OS allows. cpus (may be NULL) receives the PUs used as a list ("0-3"),
+ * mem (may be NULL) the memory policy applied. */
+int bench_bind_threads(int threads, char *cpus, size_t ncpus, char *mem, size_t nmem, char *err, size_t n);
+/* Bytes to stream through to evict every cache: a few times the largest
+ * cache hwloc reports (32 MiB if it reports none). */
+size_t bench_flush_bytes(const bench_machine *m);
 /* Memory available now, in bytes (MemAvailable). */
 double bench_mem_available(void);
 

@@ -22,6 +22,8 @@ void bench_machine_read(bench_machine *m) {
   m->packages = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_PACKAGE);
   m->cores = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_CORE);
   m->pus = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_PU);
+  /* hwloc always reports at least one NUMA node, even without NUMA support. */
+  m->numa_nodes = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_NUMANODE);
   m->l1d = cache_size(topo, HWLOC_OBJ_L1CACHE);
   m->l2 = cache_size(topo, HWLOC_OBJ_L2CACHE);
   m->l3 = cache_size(topo, HWLOC_OBJ_L3CACHE);
@@ -32,13 +34,37 @@ void bench_machine_read(bench_machine *m) {
   hwloc_topology_destroy(topo);
 }
 
-int bench_bind_threads(int threads, char *err, size_t n) {
+/* Memory follows the threads by hwloc_set_membind on the whole process, not
+ * by first touch: the inputs are filled by the main thread alone, so first
+ * touch would put them all on its node; binding to the nodes of the cores in
+ * use keeps them local to the team (on a 1-node machine it changes nothing).
+ * Where the OS refuses (no NUMA support, a container), first touch by the
+ * pinned main thread is what remains, and the report says so. */
+static void bind_memory(hwloc_topology_t topo, hwloc_const_cpuset_t cpus, char *mem, size_t nmem) {
+  hwloc_nodeset_t nodes = hwloc_bitmap_alloc();
+  char list[128] = "?";
+  hwloc_cpuset_to_nodeset(topo, cpus, nodes);
+  hwloc_bitmap_list_snprintf(list, sizeof list, nodes);
+  const int count = hwloc_bitmap_weight(nodes);
+  /* The process-wide policy covers the workers' allocations too; some
+   * kernels allow only the calling (main, allocating) thread's. */
+  int ok =
+      hwloc_set_membind(topo, nodes, HWLOC_MEMBIND_BIND, HWLOC_MEMBIND_PROCESS | HWLOC_MEMBIND_BYNODESET) ==
+          0 ||
+      hwloc_set_membind(topo, nodes, HWLOC_MEMBIND_BIND, HWLOC_MEMBIND_THREAD | HWLOC_MEMBIND_BYNODESET) == 0;
+  if (mem)
+    snprintf(mem, nmem, "%s NUMA node%s %s", ok ? "bound to" : "first touch on", count == 1 ? "" : "s", list);
+  hwloc_bitmap_free(nodes);
+}
+
+int bench_bind_threads(int threads, char *cpus, size_t ncpus, char *mem, size_t nmem, char *err, size_t n) {
   hwloc_topology_t topo;
   if (hwloc_topology_init(&topo) || hwloc_topology_load(topo)) {
     snprintf(err, n, "--bind: hwloc could not read the topology");
     return -1;
   }
   const int cores = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_CORE);
+  hwloc_cpuset_t used = hwloc_bitmap_alloc();
   int failed = 0;
   if (cores <= 0) failed = 1;
     /* libgomp keeps a team's threads alive between parallel regions of the same
@@ -49,14 +75,27 @@ int bench_bind_threads(int threads, char *err, size_t n) {
     hwloc_cpuset_t set = hwloc_bitmap_dup(core->cpuset);
     hwloc_bitmap_singlify(set);
     failed += hwloc_set_cpubind(topo, set, HWLOC_CPUBIND_THREAD) != 0;
+#pragma omp critical(attnbench_bind)
+    hwloc_bitmap_or(used, used, set);
     hwloc_bitmap_free(set);
   }
+  if (!failed) {
+    if (cpus) hwloc_bitmap_list_snprintf(cpus, ncpus, used);
+    bind_memory(topo, used, mem, nmem);
+  }
+  hwloc_bitmap_free(used);
   hwloc_topology_destroy(topo);
   if (failed) {
     snprintf(err, n, "--bind: hwloc could not pin %d thread(s) to cores", failed);
     return -1;
   }
   return 0;
+}
+
+size_t bench_flush_bytes(const bench_machine *m) {
+  long largest = m->l3 ? m->l3 : m->l2 ? m->l2 : 32L << 20;
+  /* 3x: enough that an LRU-like replacement has evicted every earlier line. */
+  return 3 * (size_t)largest;
 }
 
 double bench_mem_available(void) {

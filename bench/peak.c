@@ -159,11 +159,11 @@ void bench_peak_measure(bench_peak *out) {
   for (int i = 0; i < BENCH_PEAK_NISA; i++)
     if (isas[i].usable()) iters[i] = calibrate(i);
   char err[ERRLEN];
-  out->pinned = bench_bind_threads(max, err, sizeof err) == 0;
+  out->pinned = bench_bind_threads(max, NULL, 0, NULL, 0, err, sizeof err) == 0;
   /* One buffer for every count: touching 1 GiB costs more than reading it. */
   float *buf = read_buffer(max);
   for (int c = 0; c < nc; c++) {
-    if (bench_bind_threads(counts[c], err, sizeof err)) out->pinned = 0;
+    if (bench_bind_threads(counts[c], NULL, 0, NULL, 0, err, sizeof err)) out->pinned = 0;
     bench_peak_point *p = &out->points[out->npoints++];
     p->threads = counts[c];
     for (int i = 0; i < BENCH_PEAK_NISA; i++)

@@ -13,7 +13,7 @@
 #include <string.h>
 
 static const char *const mask_names[] = {"none", "causal", "causal-tl", "pad"};
-static const char *const op_names[] = {"attn", "decode", "mha"};
+static const char *const op_names[] = {"attn", "decode", "mha", "han"};
 static const char *const fill_names[] = {"random", "large", "same-keys", "const-v", "dominant"};
 #define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
@@ -89,7 +89,9 @@ typedef enum {
   KEY_MASK,
   KEY_FILL,
   KEY_SEED,
-  KEY_LENS
+  KEY_LENS,
+  KEY_HAN, /* an op=han size: an int64_t field at offset, printed when nonzero */
+  KEY_PAD
 } key_kind;
 
 typedef struct key_def {
@@ -103,8 +105,10 @@ typedef struct key_def {
 #define SIZE_KEY(f, always)                                                                                  \
   { #f, KEY_SIZE, offsetof(attn_problem, f), always, "a positive integer" }
 static const key_def keys[] = {
-    {"op", KEY_OP, 0, 0, "attn, decode or mha"},
+    {"op", KEY_OP, 0, 0, "attn, decode, mha or han"},
     SIZE_KEY(b, 1),
+    {"s", KEY_HAN, offsetof(attn_problem, sents), 0, "a positive number of sentences per document"},
+    {"t", KEY_HAN, offsetof(attn_problem, words), 0, "a positive number of words per sentence"},
     SIZE_KEY(h, 1),
     SIZE_KEY(hkv, 1),
     SIZE_KEY(lq, 1),
@@ -112,8 +116,10 @@ static const key_def keys[] = {
     {"steps", KEY_STEPS, 0, 0, "a positive number of decode steps"},
     SIZE_KEY(d, 1),
     SIZE_KEY(dv, 1),
+    {"da", KEY_HAN, offsetof(attn_problem, da), 0, "a positive attention width"},
     {"dm", KEY_DM, 0, 0, "a positive model width"},
     {"self", KEY_SELF, 0, 0, "0 or 1"},
+    {"pad", KEY_PAD, 0, 0, "0 or 1"},
     {"scale", KEY_SCALE, 0, 0, "a finite nonzero number"},
     {"mask", KEY_MASK, 0, 1, "none, causal, causal-tl or pad"},
     {"lens", KEY_LENS, 0, 0, "b colon-separated lengths, e.g. 3:0:7"},
@@ -147,6 +153,11 @@ static int parse_value(const key_def *k, const char *v, attn_problem *p) {
   int idx;
   switch (k->kind) {
   case KEY_SIZE: return parse_i64(v, size_field(p, k));
+  case KEY_HAN: return parse_i64(v, size_field(p, k)) || *size_field(p, k) < 1 ? -1 : 0;
+  case KEY_PAD:
+    if (strcmp(v, "0") && strcmp(v, "1")) return -1;
+    p->pad = v[0] == '1';
+    return 0;
   case KEY_SCALE: {
     char *end;
     errno = 0;
@@ -237,6 +248,39 @@ static attn_status validate_mha(const attn_problem *p, char *err, size_t n) {
   return ATTN_OK;
 }
 
+/* op=han's own keys, and the sizes of X, the weights and the level tensors. */
+static attn_status validate_han(const attn_problem *p, char *err, size_t n) {
+  if (p->op != ATTN_OP_HAN) {
+    const char *key = p->sents ? "s" : p->words ? "t" : p->da ? "da" : p->pad ? "pad" : NULL;
+    if (key) {
+      say(err, n, "problem key '%s': only meaningful with op=han", key);
+      return ATTN_EINVAL;
+    }
+    return ATTN_OK;
+  }
+  const char *missing = p->sents < 1 ? "s" : p->words < 1 ? "t" : p->da < 1 ? "da" : NULL;
+  if (missing) {
+    say(err, n, "problem key '%s' is required for op=han", missing);
+    return ATTN_EINVAL;
+  }
+  if (p->fill != ATTN_FILL_RANDOM) {
+    say(err, n, "problem key 'fill': op=han takes fill=random only");
+    return ATTN_EINVAL;
+  }
+  /* X and the word keys (and their GEMM outputs, in double in the reference). */
+  const int64_t dims[][5] = {
+      {p->b, p->sents, p->words, p->d, 8}, {p->b, p->sents, p->words, p->da, 8}, {p->da, p->d, 8, 1, 1}};
+  for (int i = 0; i < COUNT(dims); i++) {
+    const int64_t bytes = checked_product(dims[i], 5);
+    if (!bytes || (uint64_t)bytes > (uint64_t)SIZE_MAX / 2 || p->words > INT32_MAX || p->sents > INT32_MAX) {
+      say(err, n, "problem key '%s': the tensors of this problem are too large to address",
+          i == 2 ? "da" : "t");
+      return ATTN_ENOMEM;
+    }
+  }
+  return ATTN_OK;
+}
+
 attn_status attn_problem_validate(const attn_problem *p, char *err, size_t n) {
   for (int i = 0; i < COUNT(keys); i++) {
     if (keys[i].kind != KEY_SIZE) continue;
@@ -273,7 +317,9 @@ attn_status attn_problem_validate(const attn_problem *p, char *err, size_t n) {
     return ATTN_EINVAL;
   }
   attn_status s = validate_mha(p, err, n);
+  if (s == ATTN_OK) s = validate_han(p, err, n);
   if (s != ATTN_OK) return s;
+  if (p->op == ATTN_OP_HAN) return ATTN_OK; /* the levels' attention sizes follow from the above */
   if (p->h % p->hkv) {
     say(err, n, "problem key 'hkv': h=%" PRId64 " is not divisible by hkv=%" PRId64, p->h, p->hkv);
     return ATTN_EINVAL;
@@ -366,6 +412,23 @@ attn_status attn_problem_parse(const char *s, attn_problem *p, char *err, size_t
       return ATTN_EINVAL;
     }
   }
+  if (p->op == ATTN_OP_HAN) {
+    /* Each level's attention is derived (workload.c): these keys would
+     * describe nothing, so they are refused rather than ignored. */
+    static const char *const refused[] = {"h", "hkv", "lq", "lk", "dv", "scale", "mask", "lens", "steps"};
+    for (int i = 0; i < COUNT(refused); i++)
+      if (seen & (1u << (find_key(refused[i]) - keys))) {
+        say(err, n, "problem key '%s': not a key of op=han (keys: b, s, t, d, da, pad, seed)", refused[i]);
+        return ATTN_EINVAL;
+      }
+    if (p->d == UNSET) {
+      say(err, n, "problem key 'd' is required (the word vector width)");
+      return ATTN_EINVAL;
+    }
+    p->h = p->hkv = p->lq = 1;
+    p->lk = p->words > 0 ? p->words : 1;
+    p->dv = p->d;
+  }
   if (p->op == ATTN_OP_DECODE && p->lq == UNSET) p->lq = 1;
   if (p->hkv == UNSET) p->hkv = p->h;
   if (p->lk == UNSET) p->lk = p->lq;
@@ -387,7 +450,19 @@ char *attn_problem_format(const attn_problem *p, char *buf, size_t n) {
   for (int i = 0; i < COUNT(keys); i++) {
     const key_def *k = &keys[i];
     const char *sep = at ? "," : "";
+    /* op=han's attention sizes are derived, never given. */
+    const int derived =
+        p->op == ATTN_OP_HAN &&
+        (k->kind == KEY_MASK || (k->kind == KEY_SIZE && strcmp(k->name, "b") && strcmp(k->name, "d")));
+    if (derived) continue;
     switch (k->kind) {
+    case KEY_HAN:
+      if (*size_field((attn_problem *)p, k))
+        at = append(buf, n, at, "%s%s=%" PRId64, sep, k->name, *size_field((attn_problem *)p, k));
+      break;
+    case KEY_PAD:
+      if (p->pad) at = append(buf, n, at, "%spad=1", sep);
+      break;
     case KEY_SIZE:
       at = append(buf, n, at, "%s%s=%" PRId64, sep, k->name, *size_field((attn_problem *)p, k));
       break;

@@ -7,7 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FLOPS_NOTE    "GFLOP/s = (2*(d+dv) * visible query-key pairs, op=mha: plus its projections) / median time"
+#define FLOPS_NOTE                                                                                           \
+  "GFLOP/s = (2*(d+dv) * visible query-key pairs, plus the GEMMs of op=mha and op=han) / median time"
 #define CPU_TIME_NOTE "cpu_time repeats real_time: only wall-clock time is measured"
 #define ROOF_NOTE                                                                                            \
   "%roof = GFLOP/s as % of min(fp32 FMA peak of the best ISA at the row's threads, bytes moved at least "    \
@@ -100,6 +101,12 @@ static json_t *context_json(const bench_report *r) {
     json_array_append_new(threads, json_integer(r->thread_counts[i]));
   json_object_set_new(c, "threads", threads);
   json_object_set_new(c, "thread_binding", json_string(r->bind));
+  json_object_set_new(c, "bound_cpus", json_string(r->bind_cpus));
+  json_object_set_new(c, "memory_binding", json_string(r->membind[0] ? r->membind : "none (first touch)"));
+  json_object_set_new(c, "numa_nodes", json_integer(m->numa_nodes));
+  json_object_set_new(c, "num_packages", json_integer(m->packages));
+  json_object_set_new(c, "cache_mode", json_string(r->cache_mode ? r->cache_mode : "warm"));
+  if (r->interrupted) json_object_set_new(c, "interrupted", json_true());
   json_object_set_new(c, "flops_convention", json_string(FLOPS_NOTE));
   json_object_set_new(c, "roofline_convention", json_string(ROOF_NOTE));
   if (r->peak) {
@@ -267,34 +274,42 @@ static void ci_cell(const bench_stats *s, int width, char *out, size_t n) {
   snprintf(out, n, "%*s%s", width > cols ? width - cols : 0, "", v);
 }
 
+static const char *cache_mode(const bench_report *r) { return r->cache_mode ? r->cache_mode : "warm"; }
+
 static void write_csv(FILE *f, const bench_report *r) {
-  fprintf(f,
-          "backend,problem,threads,bind,median_ms,min_ms,max_ms,q1_ms,q3_ms,ci_lo_ms,ci_hi_ms,ci_level,reps,"
-          "plan_ms,workspace_mib,gflops,pct_peak,flops,status,verified,note\n");
+  fprintf(f, "backend,problem,threads,bind,cache,median_ms,min_ms,max_ms,q1_ms,q3_ms,ci_lo_ms,ci_hi_ms,ci_"
+             "level,reps,"
+             "plan_ms,workspace_mib,gflops,pct_peak,flops,status,verified,note\n");
   for (size_t i = 0; i < r->n; i++) {
     const bench_row *w = &r->rows[i];
     if (w->declined || w->skipped || w->why[0]) {
-      fprintf(f, "%s,\"%s\",%d,%s,,,,,,,,,,,,,,,%s,,\"%s\"\n", w->backend, w->problem, w->threads, r->bind,
-              row_status(w), w->why);
+      fprintf(f, "%s,\"%s\",%d,%s,%s,,,,,,,,,,,,,,,%s,,\"%s\"\n", w->backend, w->problem, w->threads, r->bind,
+              cache_mode(r), row_status(w), w->why);
       continue;
     }
-    fprintf(
-        f,
-        "%s,\"%s\",%d,%s,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.4f,%d,%.3f,%.3f,%.3f,%.1f,%.0f,ok,%s,\"%s\"\n",
-        w->backend, w->problem, w->threads, r->bind, w->st.median_ms, w->st.min_ms, w->st.max_ms, w->st.q1_ms,
-        w->st.q3_ms, w->st.ci_lo_ms, w->st.ci_hi_ms, w->st.ci_level, w->st.reps, w->plan_ms, w->workspace_mib,
-        w->gflops, w->pct_peak, w->flops, w->verified, w->note);
+    fprintf(f,
+            "%s,\"%s\",%d,%s,%s,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.4f,%d,%.3f,%.3f,%.3f,%.1f,%.0f,ok,%s,\"%"
+            "s\"\n",
+            w->backend, w->problem, w->threads, r->bind, cache_mode(r), w->st.median_ms, w->st.min_ms,
+            w->st.max_ms, w->st.q1_ms, w->st.q3_ms, w->st.ci_lo_ms, w->st.ci_hi_ms, w->st.ci_level,
+            w->st.reps, w->plan_ms, w->workspace_mib, w->gflops, w->pct_peak, w->flops, w->verified, w->note);
   }
 }
 
 static void write_header(FILE *f, const bench_report *r, const char *prefix) {
   const bench_machine *m = &r->machine;
   fprintf(f, "%sattnbench %s, %s, %s\n", prefix, ATTNBENCH_VERSION, r->date, m->hostname);
-  fprintf(f, "%smachine: %s; %d core(s), %d thread(s); L1d %ld KiB, L2 %ld KiB, L3 %ld KiB; %s\n", prefix,
-          m->cpu_model, m->cores, m->pus, m->l1d >> 10, m->l2 >> 10, m->l3 >> 10, m->isa);
+  fprintf(f,
+          "%smachine: %s; %d package(s), %d NUMA node(s), %d core(s), %d thread(s); L1d %ld KiB, L2 %ld KiB, "
+          "L3 %ld KiB; %s\n",
+          prefix, m->cpu_model, m->packages, m->numa_nodes, m->cores, m->pus, m->l1d >> 10, m->l2 >> 10,
+          m->l3 >> 10, m->isa);
   fprintf(f, "%sthreads:", prefix);
   for (int i = 0; i < r->nthread_counts; i++) fprintf(f, "%s%d", i ? "," : " ", r->thread_counts[i]);
-  fprintf(f, ", binding: %s; %s; peak RSS %.1f MiB\n", r->bind, FLOPS_NOTE, r->peak_rss_mib);
+  fprintf(f, ", binding: %s%s%s%s%s%s; caches: %s; %s; peak RSS %.1f MiB\n", r->bind,
+          r->bind_cpus[0] ? " (cpus " : "", r->bind_cpus, r->membind[0] ? ", memory " : "", r->membind,
+          r->bind_cpus[0] ? ")" : "", cache_mode(r), FLOPS_NOTE, r->peak_rss_mib);
+  if (r->interrupted) fprintf(f, "%sinterrupted: the rows are the cases done before Ctrl-C\n", prefix);
   fprintf(f, "%sspread = (q3-q1)/median; %s\n", prefix, CI_NOTE);
   if (r->peak)
     fprintf(f, "%s%s; peak %.1f GFLOP/s, read %.1f GB/s at %d thread(s), measured %s\n", prefix, ROOF_NOTE,

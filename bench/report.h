@@ -29,7 +29,11 @@ typedef struct bench_report {
   bench_machine machine;
   const int *thread_counts; /* the counts run; each row has its own */
   int nthread_counts;
-  const char *bind; /* "cores" or "none" */
+  const char *bind;       /* "cores" or "none" */
+  char bind_cpus[128];    /* the PUs the threads were pinned to, as a list; "" when not bound */
+  char membind[128];      /* the memory policy bench_bind_threads applied; "" when not bound */
+  const char *cache_mode; /* "warm" or "cold" (--cold: caches flushed before each repetition) */
+  int interrupted;        /* SIGINT stopped the run: the rows are the cases done */
   char date[40];
   double peak_rss_mib;    /* of the whole run, inputs included */
   const bench_peak *peak; /* the cached roofline (attnbench info --peak); NULL: none */

@@ -6,6 +6,7 @@
 extern const struct { const char *name, *text; } bench_suites[];
 
 const char *bench_suite_text(const char *name) {
+  if (!strcmp(name, "table")) name = "default"; /* the default suite's name before it was a file of its own */
   for (int i = 0; bench_suites[i].name; i++)
     if (!strcmp(bench_suites[i].name, name)) return bench_suites[i].text;
   return NULL;

@@ -26,7 +26,21 @@ typedef struct workload {
    * and the output y [b][lq][dm]; in.q/k/v/o hold the heads the attention
    * reads and writes. */
   float *xq, *xkv, *wq, *wk, *wv, *wo, *gq, *gk, *gv, *cat, *y;
-  void *gemm[4];         /* GEMM plans for Q, K, V and the output, made by workload_plan */
+  /* han: `full` is the word level (b*s batches of one query c_w over t keys
+   * U = tanh(X W_w^T + b_w), values X itself, pad lens = word counts): in.v
+   * is X [b][s][t][d], in.k is U, in.q c_w per sentence, in.o the sentence
+   * vectors [b*s][d], in.lens the word counts. `sent` is the sentence level
+   * (b batches over s keys tanh(S W_s^T + b_s), values in.o): its query
+   * c_s per document sq, keys sk, output (the document vectors) doc,
+   * sentence counts sents. The weights as given ([da][d]: ww, ws) and
+   * transposed once for the GEMM ([d][da]: wwt, wst); gw, gs the GEMMs'
+   * outputs before bias and tanh. */
+  attn_problem sent;
+  float *ww, *wwt, *bw, *cw, *ws, *wst, *bs, *cs, *gw, *gs, *sq, *sk, *doc;
+  int32_t *sents;
+  void *plan2;           /* han: the backend's attention plan for `sent` */
+  void *gemm[4];         /* GEMM plans for Q, K, V and the output (han: word and sentence level),
+                            made by workload_plan */
   int threads;           /* for the head split and concatenation copies */
   double proj_s, attn_s; /* time in projections (with the copies) and in attention, summed over runs */
   int64_t runs;
@@ -36,7 +50,8 @@ typedef struct workload {
  * built without fill must get workload_prepare once its inputs are in place. */
 attn_status workload_init(const attn_problem *p, int fill, double extra_bytes, workload *w, char *err,
                           size_t n);
-/* Derives the decode cache and new tokens from in.k and in.v. */
+/* Derives the decode cache and new tokens from in.k and in.v; for han the
+ * transposed weights and the replicated queries from the weights as read. */
 void workload_prepare(workload *w);
 void workload_free(workload *w);
 
@@ -63,14 +78,18 @@ double workload_flops(const workload *w);
  * the visible cache of every step), for the roofline. */
 double workload_bytes(const workload *w);
 
-/* op=mha's staged check (reference/README.md) of the last run: each
+/* Whether the workload is checked in stages (op=mha, op=han) rather than
+ * against one oracle of `full`. */
+int workload_staged(const workload *w);
+/* The staged check (reference/README.md) of the last run. op=mha: each
  * projection, the attention on the backend's own projected heads, and the
- * output projection, each in double with its own bound. max_rows > 0 checks
- * that many evenly spread rows of each stage (bench's verification after
- * timing), 0 all. *res is the stage with the largest error/bound, *stage its
- * name. */
-attn_status workload_check_mha(const workload *w, const attn_accuracy *acc, int64_t max_rows,
-                               attn_compare *res, const char **stage);
+ * output projection; op=han: per level the GEMM, the bias and tanh, and the
+ * attention on the backend's own keys; each in double with its own bound.
+ * max_rows > 0 checks that many evenly spread rows of each stage (bench's
+ * verification after timing), 0 all. *res is the stage with the largest
+ * error/bound, *stage its name. */
+attn_status workload_check_staged(const workload *w, const attn_accuracy *acc, int64_t max_rows,
+                                  attn_compare *res, const char **stage);
 
 /* Query rows of `full` (flat [b][h][lq] indices) that a check compares: all of
  * them for op=attn (returns 0 and sets *rows NULL), or the first, a middle

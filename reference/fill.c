@@ -98,3 +98,32 @@ void attn_fill_mha(const attn_problem *p, float *xq, float *xkv, float *wq, floa
   fill_uniform(&r[5], wo, p->h * p->dv * p->dm, -out_scale, out_scale);
   if (lens && p->mask == ATTN_MASK_PAD) fill_lens(p, &r[6], lens);
 }
+
+/* A count in 0..full: among every four, one full and one empty (the edge
+ * cases of the padding) and two drawn. */
+static int32_t draw_count(rng *r, int64_t i, int64_t full) {
+  if (i % 4 == 0) return (int32_t)full;
+  if (i % 4 == 1) return 0;
+  return (int32_t)(rng_next(r) % (uint64_t)(full + 1));
+}
+
+/* Weights in [-1, 1] / sqrt(d) keep X W^T of order one (tanh neither
+ * saturated nor linear); c in [-1, 1] / sqrt(da) keeps the scores, taken
+ * with scale 1, of order one. The first document keeps all its sentences, so
+ * that a padded problem still has a nonzero output to compare. */
+void attn_fill_han(const attn_problem *p, float *x, float *ww, float *bw, float *cw, float *ws, float *bs,
+                   float *cs, int32_t *words, int32_t *sents) {
+  rng r[8];
+  for (int i = 0; i < 8; i++) r[i] = rng_for(p, 12 + (uint64_t)i);
+  const float wsc = (float)(1 / sqrt((double)p->d)), csc = (float)(1 / sqrt((double)p->da));
+  fill_uniform(&r[0], x, p->b * p->sents * p->words * p->d, -1, 1);
+  fill_uniform(&r[1], ww, p->da * p->d, -wsc, wsc);
+  fill_uniform(&r[2], ws, p->da * p->d, -wsc, wsc);
+  fill_uniform(&r[3], bw, p->da, -0.5f, 0.5f);
+  fill_uniform(&r[4], bs, p->da, -0.5f, 0.5f);
+  fill_uniform(&r[5], cw, p->da, -csc, csc);
+  fill_uniform(&r[6], cs, p->da, -csc, csc);
+  for (int64_t i = 0; i < p->b * p->sents; i++)
+    words[i] = p->pad ? draw_count(&r[7], i, p->words) : (int32_t)p->words;
+  for (int64_t i = 0; i < p->b; i++) sents[i] = p->pad ? draw_count(&r[7], i, p->sents) : (int32_t)p->sents;
+}

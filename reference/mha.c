@@ -34,10 +34,11 @@ static double a_at(const float *plain, const heads_view *a, int64_t k, int64_t r
   return a ? (double)a->x[heads_index(a, r, t)] : (double)plain[r * k + t];
 }
 
-/* got (row r, column c) = sum_t A(r, t) B[t][c], over the selected rows of
- * C; got is either a heads view (cview) or plain [m][n]. */
+/* got (row r, column c) = sum_t A(r, t) B(t, c), over the selected rows of
+ * C; got is either a heads view (cview) or plain [m][n]. B is bmat [k][n], or
+ * with b_trans bmat [n][k] (a weight stored [out][in], as op=han's are). */
 static attn_status check_product(const float *a_plain, const heads_view *a_heads, const float *bmat,
-                                 int64_t m, int64_t n, int64_t k, const float *got_plain,
+                                 int b_trans, int64_t m, int64_t n, int64_t k, const float *got_plain,
                                  const heads_view *got_heads, const int64_t *rows, int64_t nrows,
                                  attn_compare *res) {
   if (!rows) nrows = m;
@@ -57,7 +58,7 @@ static attn_status check_product(const float *a_plain, const heads_view *a_heads
     for (int64_t c = 0; c < n; c++) {
       double sum = 0, abssum = 0;
       for (int64_t t = 0; t < k; t++) {
-        const double prod = arow[t] * (double)bmat[t * n + c];
+        const double prod = arow[t] * (double)bmat[b_trans ? c * k + t : t * n + c];
         sum += prod;
         abssum += fabs(prod);
       }
@@ -78,11 +79,16 @@ attn_status attn_check_projection(int64_t b, int64_t len, int64_t dm, int64_t he
                                   const float *x, const float *w, const float *got, const int64_t *rows,
                                   int64_t nrows, attn_compare *res) {
   const heads_view gv = {got, len, heads, dim};
-  return check_product(x, NULL, w, b * len, heads * dim, dm, NULL, &gv, rows, nrows, res);
+  return check_product(x, NULL, w, 0, b * len, heads * dim, dm, NULL, &gv, rows, nrows, res);
 }
 
 attn_status attn_check_out_projection(const attn_problem *p, const float *o, const float *wo, const float *y,
                                       const int64_t *rows, int64_t nrows, attn_compare *res) {
   const heads_view ov = {o, p->lq, p->h, p->dv};
-  return check_product(NULL, &ov, wo, p->b * p->lq, p->dm, p->h * p->dv, y, NULL, rows, nrows, res);
+  return check_product(NULL, &ov, wo, 0, p->b * p->lq, p->dm, p->h * p->dv, y, NULL, rows, nrows, res);
+}
+
+attn_status attn_check_gemm_wt(int64_t m, int64_t n, int64_t k, const float *a, const float *w,
+                               const float *got, const int64_t *rows, int64_t nrows, attn_compare *res) {
+  return check_product(a, NULL, w, 1, m, n, k, got, NULL, rows, nrows, res);
 }

@@ -48,4 +48,11 @@ for (h, hkv, d, dv), m, (lq, lk, self) in itertools.product(
         lines.append(f"op=mha,b=2,h={h},hkv={hkv},lq={lq},lk={lk},d={d},dv={dv},dm={dm},mask={m}{lens}{s}")
 lines.append("op=mha,b=1,h=4,lq=130,lk=200,d=64,dm=256,mask=causal")
 lines.append("op=mha,b=2,h=8,hkv=2,lq=33,d=32,dv=48,dm=96,self=1,mask=pad,seed=2")
+# op=han documents: one to several documents, sentences and words (t=1, s=1), widths from 1, square
+# weights (d = da), odd sizes, with and without padding (pad=1: empty and full counts among them).
+for (b, s, t), (d, da), pad in itertools.product(
+        [(1, 1, 1), (2, 5, 7), (3, 4, 1), (2, 1, 9), (4, 6, 17)], [(1, 1), (16, 10), (7, 7), (33, 5), (64, 48)],
+        ["", ",pad=1"]):
+    lines.append(f"op=han,b={b},s={s},t={t},d={d},da={da}{pad}")
+lines.append("op=han,b=4,s=16,t=40,d=128,da=64,pad=1,seed=1")
 (root / "bench/suites/full.txt").write_text("\n".join(lines) + "\n")

@@ -15,4 +15,5 @@ cmake --build "$build" -j "$(nproc)" >/dev/null
 if "$build/bench/attnbench" info 2>/dev/null | grep -q "attnbench info --peak measures it"; then
   "$build/bench/attnbench" info --peak | sed -n '/^peak/,/cache/p'
 fi
+# The default suite (bench/suites/default.txt), threads pinned.
 "$build/bench/attnbench" bench

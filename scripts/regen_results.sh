@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates results/<machine>/: the baseline sweep of every backend this CPU
 # runs (b=1, h=16, d 64 and 128, lq=lk 512..8192, mask none and causal, 1 and
-# 2 threads, pinned) as JSON, CSV, Markdown and a plot. Run it on an otherwise
+# 2 threads, pinned: the default) as JSON, CSV, Markdown and a plot. Run it on an otherwise
 # idle machine: nothing else may share the cores while it measures.
 # Usage: scripts/regen_results.sh [BUILD_DIR] [MACHINE_NAME]
 set -euo pipefail
@@ -13,7 +13,7 @@ machine=${2:-$(hostname)}
 out=results/$machine
 mkdir -p "$out"
 
-sweep=(--backend all --heads 16 --d 64,128 --lq 512,1024,2048,4096,8192 --threads 1,2 --bind --max-case-time 10)
+sweep=(--backend all --heads 16 --d 64,128 --lq 512,1024,2048,4096,8192 --threads 1,2 --max-case-time 10)
 "$bin" check --suite quick >/dev/null
 "$bin" info > "$out/info.txt"
 for mask in none causal; do

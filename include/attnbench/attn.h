@@ -47,6 +47,9 @@ typedef enum attn_op {
                      keys and grows by one per step */
   ATTN_OP_MHA,    /* a multi-head attention layer: Q, K, V projected from model-width
                      inputs by the backend's GEMM, attention, output projection */
+  ATTN_OP_HAN,    /* hierarchical attention over documents (Yang et al. 2016): word-level
+                     attention pools each sentence, sentence-level attention pools each
+                     document; each level's keys are tanh(X W^T + bias) by the backend's GEMM */
 } attn_op;
 
 /* How check and bench generate inputs; part of the problem so that a problem
@@ -78,6 +81,11 @@ typedef struct attn_problem {
   int64_t steps; /* op=decode: decode steps; 0 otherwise */
   int64_t dm;    /* op=mha: model width (columns of X_q, X_kv and of the output); 0 otherwise */
   int self;      /* op=mha: 1 when X_kv is X_q (self-attention, lk == lq); 0 otherwise */
+  /* op=han: sentences per document, words per sentence, attention width (rows of
+   * W_w and W_s); d is the word vector width. 0 otherwise. pad: 1 draws
+   * per-document sentence counts and per-sentence word counts from the seed. */
+  int64_t sents, words, da;
+  int pad;
 
   /* input generation */
   attn_fill fill;

@@ -79,6 +79,27 @@ attn_status attn_check_projection(int64_t b, int64_t len, int64_t dm, int64_t he
 attn_status attn_check_out_projection(const attn_problem *p, const float *o, const float *wo, const float *y,
                                       const int64_t *rows, int64_t nrows, attn_compare *res);
 
+/* op=han's stages (README.md, "op=han"). A GEMM against a weight stored
+ * [out][in]: got [m][n] against A W^T, A [m][k], W [n][k], with the bound of
+ * the projections above. */
+attn_status attn_check_gemm_wt(int64_t m, int64_t n, int64_t k, const float *a, const float *w,
+                               const float *got, const int64_t *rows, int64_t nrows, attn_compare *res);
+/* The bias and tanh pass: got [m][n] against tanh(g[i][c] + bias[c]) in
+ * double, g the backend's float GEMM output, for an fp32 add followed by a
+ * tanhf within ATTN_TANHF_ULP units in the last place. */
+attn_status attn_check_bias_tanh(int64_t m, int64_t n, const float *g, const float *bias, const float *got,
+                                 const int64_t *rows, int64_t nrows, attn_compare *res);
+/* glibc's documented worst case for tanhf on x86_64 (the manual's "Known
+ * Maximum Errors in Math Functions"): the harness's bias+tanh pass uses it. */
+#define ATTN_TANHF_ULP 2
+
+/* op=han: X [b][s][t][d] uniform in [-1, 1]; W_w, W_s [da][d] uniform in
+ * [-1, 1] / sqrt(d); b_w, b_s in [-1/2, 1/2]; c_w, c_s in [-1, 1] / sqrt(da);
+ * with pad=1 word counts [b*s] and sentence counts [b] from the seed (0 and
+ * full lengths among them), else all t and all s. */
+void attn_fill_han(const attn_problem *p, float *x, float *ww, float *bw, float *cw, float *ws, float *bs,
+                   float *cs, int32_t *words, int32_t *sents);
+
 #ifdef __cplusplus
 }
 #endif

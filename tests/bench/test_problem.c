@@ -94,6 +94,31 @@ Test(problem, decode_keys) {
   expect_error("op=prefill,h=4,lq=2,d=16", ATTN_EINVAL, "'op'");
 }
 
+Test(problem, han_keys) {
+  char s[ATTN_PROBLEM_STRLEN];
+  attn_problem p = parse_ok("da=10,op=han,t=7,b=2,s=5,d=16,pad=1");
+  cr_expect_eq(p.op, ATTN_OP_HAN);
+  cr_expect_eq(p.sents, 5);
+  cr_expect_eq(p.words, 7);
+  cr_expect_eq(p.da, 10);
+  cr_expect_str_eq(attn_problem_format(&p, s, sizeof s), "op=han,b=2,s=5,t=7,d=16,da=10,pad=1");
+  const char *refused[] = {"h=2", "hkv=1", "lq=1", "lk=7", "dv=16", "scale=1", "mask=pad", "steps=2"};
+  for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+    char str[128], key[16];
+    snprintf(str, sizeof str, "op=han,b=2,s=5,t=7,d=16,da=10,%s", refused[i]);
+    snprintf(key, sizeof key, "'%.*s'", (int)strcspn(refused[i], "="), refused[i]);
+    expect_error(str, ATTN_EINVAL, key);
+  }
+  expect_error("op=han,s=5,t=7,d=16", ATTN_EINVAL, "'da' is required");
+  expect_error("op=han,s=5,da=7,d=16", ATTN_EINVAL, "'t' is required");
+  expect_error("op=han,s=5,t=7,da=3", ATTN_EINVAL, "'d' is required");
+  expect_error("op=han,s=0,t=7,d=16,da=3", ATTN_EINVAL, "'s'");
+  expect_error("op=han,s=2,t=7,d=16,da=3,pad=2", ATTN_EINVAL, "'pad'");
+  expect_error("op=han,s=2,t=7,d=16,da=3,fill=large", ATTN_EINVAL, "fill=random only");
+  expect_error("h=1,lq=2,d=4,s=3", ATTN_EINVAL, "only meaningful with op=han");
+  expect_error("op=han,b=1000000,s=100000,t=100000,d=1000,da=3", ATTN_ENOMEM, "too large to address");
+}
+
 Test(problem, flops_count_visible_pairs_only) {
   attn_problem p = parse_ok("h=2,lq=4,lk=4,d=8,mask=causal-tl");
   cr_expect_eq(attn_visible_pairs(&p, NULL), 2.0 * (1 + 2 + 3 + 4));

@@ -106,6 +106,28 @@ expect_error("run mha xkv for self", ["run", "--backend", "naive", "--problem", 
 expect_error("run mha no xkv", ["run", "--backend", "naive", "--problem", M, "--xq", path("xq.npy"), *ALLW, *OUT], "--xkv is required when lk=7")
 expect_error("run mha with q", ["run", "--backend", "naive", "--problem", M, *X, *ALLW, "--q", path("q.npy"), *OUT], "--q does not apply to op=mha")
 expect_error("run mha dm missing", ["run", "--backend", "naive", "--problem", "op=mha,h=1,lq=2,d=4", *X, *ALLW, *OUT], "'dm' is required")
+# run op=han: a missing weight, a weight of the wrong shape, counts of the wrong shape or range, and
+# keys that op=han derives itself.
+H = "op=han,b=2,s=3,t=4,d=5,da=6"
+np.save(path("hx.npy"), rng.standard_normal((2, 3, 4, 5)).astype(np.float32))
+np.save(path("hw.npy"), rng.standard_normal((6, 5)).astype(np.float32))
+np.save(path("hw_t.npy"), rng.standard_normal((5, 6)).astype(np.float32))
+np.save(path("hv.npy"), rng.standard_normal(6).astype(np.float32))
+np.save(path("hwords.npy"), np.array([[4, 0, 1], [2, 3, 4]], dtype=np.int32))
+np.save(path("hwords_t.npy"), np.array([[4, 0], [1, 2], [3, 4]], dtype=np.int32))
+np.save(path("hsents_big.npy"), np.array([3, 4], dtype=np.int64))
+HW = {n: ["--" + n, path("hw.npy" if n[0] == "w" else "hv.npy")] for n in ("ww", "bw", "cw", "ws", "bs", "cs")}
+HALL = ["--x", path("hx.npy")] + [a for n in HW for a in HW[n]]
+expect_error("run han missing weight", ["run", "--backend", "naive", "--problem", H, *HALL[:2], *HW["ww"], *HW["bw"], *HW["cw"], *HW["ws"], *HW["cs"], *OUT], "--bs (op=han) is required")
+expect_error("run han transposed weight", ["run", "--backend", "naive", "--problem", H, *HALL[:2], *HW["ww"], *HW["bw"], *HW["cw"], "--ws", path("hw_t.npy"), *HW["bs"], *HW["cs"], *OUT], "--ws %s: shape (5, 6) does not match the problem's (6, 5)" % path("hw_t.npy"))
+expect_error("run han words shape", ["run", "--backend", "naive", "--problem", H, *HALL, "--words", path("hwords_t.npy"), *OUT], "want int32 or int64 of shape (2, 3)")
+expect_error("run han sents range", ["run", "--backend", "naive", "--problem", H, *HALL, "--words", path("hwords.npy"), "--sents", path("hsents_big.npy"), *OUT], "outside 0..s=3")
+expect_error("run han with q", ["run", "--backend", "naive", "--problem", H, *HALL, "--q", path("q.npy"), *OUT], "--q does not apply to op=han")
+expect_error("run han pad", ["run", "--backend", "naive", "--problem", H + ",pad=1", *HALL, *OUT], "give them as --words and --sents")
+expect_error("check han with h", ["check", "--backend", "naive", "--problem", H + ",h=2"], "problem key 'h': not a key of op=han")
+expect_error("check han with mask", ["check", "--backend", "naive", "--problem", H + ",mask=pad"], "problem key 'mask': not a key of op=han")
+expect_error("check han without da", ["check", "--backend", "naive", "--problem", "op=han,s=2,t=3,d=4"], "'da' is required for op=han")
+expect_error("check da without han", ["check", "--backend", "naive", "--problem", "h=1,lq=2,d=4,da=8"], "only meaningful with op=han")
 expect_error("check dm without mha", ["check", "--backend", "naive", "--problem", "h=1,lq=2,d=4,dm=8"], "only meaningful with op=mha")
 expect_error("check self with lk", ["check", "--backend", "naive", "--problem", "op=mha,h=1,lq=2,lk=3,d=4,dm=8,self=1"], "lk must equal lq")
 

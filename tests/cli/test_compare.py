@@ -4,7 +4,7 @@
 error), then on a real `bench --format json` file compared with itself.
 Usage: test_compare.py ATTNBENCH_BINARY"""
 from clicheck import error_problems
-import json, os, random, subprocess, sys, tempfile
+import csv, io, json, os, random, subprocess, sys, tempfile
 
 BIN = sys.argv[1]
 failures, passed = [], 0
@@ -165,6 +165,30 @@ expect_error("other machine", compare(base, elsewhere), "different machines")
 expect_error("other cpu count", compare(base, elsewhere_same), "num_cpus 2 vs 4")
 expect("other machine forced", compare(base, elsewhere, "--force"), 1, {A: "regressed"}, ["different machines"])
 expect("other cpu count forced", compare(base, elsewhere_same, "--force"), 0, {A: "same", B: "same"})
+
+# Machine-readable output: the same verdicts and exit status as the table,
+# one record per case with the ratio and its interval.
+r = compare(base, slow, "--format", "json")
+try:
+    doc = json.loads(r.stdout)
+    recs = {c["case"]: c for c in doc["cases"]}
+    ok = (r.returncode == 1 and recs[A]["verdict"] == "regressed" and recs[B]["verdict"] == "same"
+          and recs[A]["ci_lo"] <= recs[A]["ratio"] <= recs[A]["ci_hi"] and 1.2 < recs[A]["ratio"] < 1.4
+          and doc["regressed"] == 1 and 0 <= recs[A]["p"] < 0.05)
+except (ValueError, KeyError, TypeError) as e:
+    ok, doc = False, str(e)
+passed += ok
+if not ok:
+    failures.append(f"compare --format json: exit {r.returncode}, {doc!r}")
+r = compare(base, only, "--format", "csv")
+rows = list(csv.DictReader(io.StringIO(r.stdout)))
+byname = {row["case"]: row for row in rows}
+ok = (r.returncode == 0 and byname.get(A, {}).get("verdict") == "same" and byname.get(C, {}).get("verdict") == "only-in-new"
+      and "declined" in byname.get(B, {}).get("note", "") and float(byname[A]["ci_lo"]) <= float(byname[A]["ratio"]))
+passed += ok
+if not ok:
+    failures.append(f"compare --format csv: exit {r.returncode}\n{r.stdout}")
+expect_error("bad compare format", compare(base, slow, "--format", "xml"), "--format")
 
 # Round trip: a real result compared with itself is the same everywhere.
 real = path("real.json")

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """`attnbench run` agrees with an outside float64 computation in NumPy, on
-random inputs, for every mask kind, grouped-query heads and dv != d, on every
-backend this CPU runs. Usage: test_run_numpy.py ATTNBENCH_BINARY"""
+random inputs, for every mask kind, grouped-query heads and dv != d, op=mha
+layers and op=han documents, on every backend this CPU runs. Usage: test_run_numpy.py ATTNBENCH_BINARY"""
 import os, subprocess, sys, tempfile
 
 import numpy as np
@@ -138,6 +138,69 @@ for backend in backends():
         want = numpy_mha(f64(xq), f64(xkv), *(f64(ws[n]) for n in ("wq", "wk", "wv", "wo")), c, lens)
         # Unit-normal inputs and weights scaled by 1/sqrt(rows): every stage is of order one, float32 errors
         # of a few 1e-7 per stage; a wrong head, weight or projection moves outputs by 1e-1.
+        err = np.abs(o - want).max()
+        if o.shape != want.shape or not np.isfinite(o).all() or err > 2e-5 * max(1.0, np.abs(want).max()):
+            failures.append(f"{backend} {problem}: max error {err:.3g}")
+        else:
+            passed += 1
+
+# op=han: hierarchical attention over documents (Yang et al. 2016), with and without padding counts
+# (empty sentences and an empty document among them), t=1, s=1 and a square weight.
+HAN_CASES = [
+    dict(b=2, s=5, t=7, d=16, da=10, pad=False),
+    dict(b=3, s=4, t=9, d=12, da=8, pad=True),
+    dict(b=2, s=1, t=1, d=5, da=5, pad=False),
+    dict(b=1, s=6, t=3, d=1, da=1, pad=True),
+]
+
+
+def numpy_han(x, ww, bw, cw, ws, bs, cs, words, sents):
+    def pool(v, w, bias, c, counts):  # v [n, len, d]: one attention per row over its first counts[i] entries
+        u = np.tanh(v @ w.T + bias)
+        score = u @ c
+        visible = np.arange(v.shape[1])[None, :] < counts[:, None]
+        score = np.where(visible, score, -np.inf)
+        m = np.where(counts[:, None] > 0, score.max(axis=1, keepdims=True), 0)
+        a = np.where(visible, np.exp(score - m), 0)
+        z = a.sum(axis=1, keepdims=True)
+        weights = np.where(z > 0, a / np.where(z > 0, z, 1), 0)
+        return (weights[:, :, None] * v).sum(axis=1)
+
+    b, s, t, d = x.shape
+    sv = pool(x.reshape(b * s, t, d), ww, bw, cw, words.reshape(-1)).reshape(b, s, d)
+    return pool(sv, ws, bs, cs, sents)
+
+
+for backend in backends():
+    for c in HAN_CASES:
+        b, s, t, d, da = c["b"], c["s"], c["t"], c["d"], c["da"]
+        arrs = dict(x=rng.standard_normal((b, s, t, d)), ww=rng.standard_normal((da, d)) / np.sqrt(d),
+                    ws=rng.standard_normal((da, d)) / np.sqrt(d), bw=rng.standard_normal(da) / 2,
+                    bs=rng.standard_normal(da) / 2, cw=rng.standard_normal(da), cs=rng.standard_normal(da))
+        arrs = {n: a.astype(np.float32) for n, a in arrs.items()}
+        words = np.where(np.arange(b * s).reshape(b, s) % 3 == 1, 0, rng.integers(1, t + 1, (b, s)))
+        words[0, 0] = t
+        sents = np.array([s, 0, 1][:b]) if c["pad"] else np.full(b, s)
+        if not c["pad"]:
+            words = np.full((b, s), t)
+        files = {n: os.path.join(tmp, n + ".npy") for n in (*arrs, "words", "sents", "o")}
+        for n, a in arrs.items():
+            np.save(files[n], a)
+        np.save(files["words"], words.astype(np.int32))
+        np.save(files["sents"], sents.astype(np.int64))
+        problem = f"op=han,b={b},s={s},t={t},d={d},da={da}"
+        args = [BIN, "run", "--backend", backend, "--problem", problem, "--out", files["o"]]
+        for n in arrs:
+            args += ["--" + n, files[n]]
+        if c["pad"]:
+            args += ["--words", files["words"], "--sents", files["sents"]]
+        o = run_backend(args, backend, problem, files["o"])
+        if o is None:
+            continue
+        f64 = {n: a.astype(np.float64) for n, a in arrs.items()}
+        want = numpy_han(f64["x"], f64["ww"], f64["bw"], f64["cw"], f64["ws"], f64["bs"], f64["cs"], words, sents)
+        # Unit-normal inputs, weights scaled by 1/sqrt(d): every stage of order one; a skipped tanh, a missing
+        # bias or a wrong count moves outputs by 1e-1.
         err = np.abs(o - want).max()
         if o.shape != want.shape or not np.isfinite(o).all() or err > 2e-5 * max(1.0, np.abs(want).max()):
             failures.append(f"{backend} {problem}: max error {err:.3g}")

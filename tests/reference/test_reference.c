@@ -186,3 +186,49 @@ Test(fill, same_string_same_bits_and_seed_changes_them) {
   cr_expect_neq(memcmp(a, b, sizeof a), 0);
   for (int i = 0; i < 30; i++) cr_expect(a[i] >= -1 && a[i] <= 1);
 }
+
+/* op=han's bias and tanh stage: libm's tanhf of the float sum passes on a
+ * sweep of arguments from the linear region into saturation; a missing bias
+ * and a skipped tanh each fail it. */
+Test(han, bias_tanh_check_passes_tanhf_and_catches_missing_bias_and_tanh) {
+  enum { M = 64, N = 9 };
+  float g[M * N], bias[N], good[M * N], nobias[M * N], notanh[M * N];
+  for (int c = 0; c < N; c++) bias[c] = 0.5f - (float)c / 8;
+  for (int i = 0; i < M * N; i++) {
+    g[i] = (float)((i * 37) % 401 - 200) / 40.0f; /* -5 .. 5 */
+    good[i] = tanhf(g[i] + bias[i % N]);
+    nobias[i] = tanhf(g[i]);
+    notanh[i] = g[i] + bias[i % N];
+  }
+  attn_compare r;
+  cr_assert_eq(attn_check_bias_tanh(M, N, g, bias, good, NULL, 0, &r), ATTN_OK);
+  cr_expect_eq(r.verdict, ATTN_PASSED, "tanhf: ratio %g", r.max_ratio);
+  cr_assert_eq(attn_check_bias_tanh(M, N, g, bias, nobias, NULL, 0, &r), ATTN_OK);
+  cr_expect_eq(r.verdict, ATTN_FAILED, "a missing bias passed");
+  cr_assert_eq(attn_check_bias_tanh(M, N, g, bias, notanh, NULL, 0, &r), ATTN_OK);
+  cr_expect_eq(r.verdict, ATTN_FAILED, "a skipped tanh passed");
+}
+
+/* A GEMM against a weight stored [out][in]: the product passes, the weight
+ * read the other way round fails. */
+Test(han, gemm_against_a_transposed_weight) {
+  enum { M = 5, N = 3, K = 4 };
+  float a[M * K], w[N * K], good[M * N], wrong[M * N];
+  for (int i = 0; i < M * K; i++) a[i] = (float)(i % 7) - 3;
+  for (int i = 0; i < N * K; i++) w[i] = (float)(i % 5) / 4 - 0.5f;
+  for (int i = 0; i < M; i++)
+    for (int j = 0; j < N; j++) {
+      double s = 0, t = 0;
+      for (int k = 0; k < K; k++) {
+        s += (double)a[i * K + k] * w[j * K + k];
+        t += (double)a[i * K + k] * w[(k * N + j) % (N * K)];
+      }
+      good[i * N + j] = (float)s;
+      wrong[i * N + j] = (float)t;
+    }
+  attn_compare r;
+  cr_assert_eq(attn_check_gemm_wt(M, N, K, a, w, good, NULL, 0, &r), ATTN_OK);
+  cr_expect_eq(r.verdict, ATTN_PASSED);
+  cr_assert_eq(attn_check_gemm_wt(M, N, K, a, w, wrong, NULL, 0, &r), ATTN_OK);
+  cr_expect_eq(r.verdict, ATTN_FAILED);
+}
