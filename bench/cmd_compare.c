@@ -9,29 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compare_load.h"
 #include "harness.h"
 #include "stats.h"
-
-/* One case of a result file: its repetitions' times, the median that bench
- * reported, or why it has no times. */
-typedef struct cmp_case {
-  const char *name; /* run_name: backend/problem/threads:N; points into the document */
-  double *ms;       /* repetitions, in file order */
-  int n, cap;
-  double median_ms; /* the median aggregate's real_time, if the file has one */
-  int has_median;
-  const char *error; /* error_message of a declined, skipped or failed case */
-} cmp_case;
-
-typedef struct cmp_file {
-  const char *path;
-  json_t *doc;
-  json_t *index; /* name -> position in cases */
-  cmp_case *cases;
-  size_t n, cap;
-  const char *host, *cpu, *date;
-  json_int_t ncpus;
-} cmp_file;
 
 static void usage(FILE *f) {
   fprintf(
@@ -49,7 +29,7 @@ static void usage(FILE *f) {
       "Exit status: 0 nothing regressed, 1 a case regressed, 2 unusable input.\n");
 }
 
-static void file_free(cmp_file *f) {
+void cmp_file_free(cmp_file *f) {
   for (size_t i = 0; i < f->n; i++) free(f->cases[i].ms);
   free(f->cases);
   json_decref(f->index);
@@ -175,6 +155,15 @@ static int file_load(cmp_file *f, const char *path, char *err, size_t n) {
   json_t *b;
   json_array_foreach(benches, i, b) if (read_entry(f, b, i, err, n)) return -1;
   return 0;
+}
+
+/* The message may quote the file (a case name, a JSON token): control
+ * characters in it become '?', so that it stays one printable line. */
+int cmp_file_load(cmp_file *f, const char *path, char *err, size_t n) {
+  const int rc = file_load(f, path, err, n);
+  for (char *c = err; rc && n && *c; c++)
+    if ((unsigned char)*c < 0x20 || *c == 0x7f) *c = '?';
+  return rc;
 }
 
 /* Empty when both files come from the same machine; else what differs. */
@@ -387,10 +376,10 @@ int cmd_compare(int argc, char **argv) {
   cmp_file base, cur;
   char err[ERRLEN + 256];
   memset(&cur, 0, sizeof cur);
-  if (file_load(&base, paths[0], err, sizeof err) || file_load(&cur, paths[1], err, sizeof err)) {
+  if (cmp_file_load(&base, paths[0], err, sizeof err) || cmp_file_load(&cur, paths[1], err, sizeof err)) {
     bench_error("compare: %s", err);
-    file_free(&base);
-    file_free(&cur);
+    cmp_file_free(&base);
+    cmp_file_free(&cur);
     return 2;
   }
   char diff[ERRLEN];
@@ -403,8 +392,8 @@ int cmd_compare(int argc, char **argv) {
   else if (common == 0)
     bench_error("compare: %s and %s have no case in common", paths[0], paths[1]);
   if ((diff[0] && !o.force) || common == 0) {
-    file_free(&base);
-    file_free(&cur);
+    cmp_file_free(&base);
+    cmp_file_free(&cur);
     return 2;
   }
 
@@ -452,8 +441,8 @@ int cmd_compare(int argc, char **argv) {
     } else {
       json_decref(o.cases);
     }
-    file_free(&base);
-    file_free(&cur);
+    cmp_file_free(&base);
+    cmp_file_free(&cur);
     return t.regressed ? 1 : 0;
   }
   char level[16];
@@ -492,7 +481,7 @@ int cmd_compare(int argc, char **argv) {
         "# %d case(s) have too few repetitions for p < %g to be possible at all; 9 or more per file give the "
         "test power\n",
         t.powerless, o.alpha);
-  file_free(&base);
-  file_free(&cur);
+  cmp_file_free(&base);
+  cmp_file_free(&cur);
   return t.regressed ? 1 : 0;
 }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets (clang, ASan+UBSan) and runs each for SECONDS
-# (default 60) from the committed seed corpus; any crash, hang, leak or
-# sanitizer report fails the run and leaves the input in build-fuzz/.
+# Builds the libFuzzer targets (clang, ASan+UBSan) and runs each from the
+# committed seed corpus: the differential one (diff, every backend against the
+# oracle) for SECONDS (default 60), the others for half of that. Any crash,
+# hang, leak or sanitizer report fails the run and leaves the input in
+# build-fuzz/.
 # Usage: scripts/fuzz.sh [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,13 +13,15 @@ command -v clang >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y
 build=build-fuzz
 cmake -S . -B "$build" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DATTNBENCH_WERROR=ON \
       -DATTNBENCH_FUZZ=ON -DATTNBENCH_BUILD_TESTS=OFF >/dev/null
-cmake --build "$build" -j "$(nproc)" --target fuzz_problem fuzz_npy
-for target in problem npy; do
+cmake --build "$build" -j "$(nproc)" --target fuzz_problem fuzz_npy fuzz_result_json fuzz_suite fuzz_diff
+for target in problem npy result_json suite diff; do
+  time=$(((seconds + 1) / 2))
+  [ "$target" = diff ] && time=$seconds
   # New inputs go to a scratch corpus; the committed seeds stay as they are.
   scratch=$build/corpus-$target
   mkdir -p "$scratch"
-  echo "attnbench: fuzzing $target for ${seconds}s" >&2
-  (cd "$build" && "./tests/fuzz/fuzz_$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+  echo "attnbench: fuzzing $target for ${time}s" >&2
+  (cd "$build" && "./tests/fuzz/fuzz_$target" -max_total_time="$time" -timeout=10 -rss_limit_mb=2048 \
       -print_final_stats=1 "corpus-$target" "../tests/fuzz/corpus/$target" 2>"fuzz-$target.log") || {
     tail -40 "$build/fuzz-$target.log" >&2
     echo "attnbench: error: fuzz_$target found a failing input (see $build/fuzz-$target.log)" >&2

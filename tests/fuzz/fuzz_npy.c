@@ -11,20 +11,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static char path[64];
-
-static void remove_input(void) { remove(path); }
-
-static int write_input(const uint8_t *data, size_t size) {
-  if (!path[0]) {
-    snprintf(path, sizeof path, "/tmp/attnbench-fuzz-npy-%ld.npy", (long)getpid());
-    atexit(remove_input);
-  }
-  FILE *f = fopen(path, "wb");
-  if (!f) return -1;
-  const int ok = fwrite(data, 1, size, f) == size;
-  return fclose(f) == 0 && ok ? 0 : -1;
-}
+#define FUZZ_INPUT_FILE "/tmp/attnbench-fuzz-npy-%ld.npy"
+#include "fuzz_input.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (write_input(data, size)) return 0;

@@ -1,0 +1,95 @@
+/* libFuzzer target, differential: every backend this CPU runs against the
+ * reference oracle, on small problems drawn from the input bytes. The bytes
+ * choose b 1..2, h 1..4 with hkv a divisor of h, lq 1..17, lk 1..23, d and dv
+ * 1..20, the mask (pad with per-batch lengths 0..lk), the fill, the seed,
+ * 1 or 2 threads, and sometimes op=decode with 1..4 steps. The problem runs
+ * through the in-process conformance check (bench_check_problem, as
+ * `attnbench check` does); a backend may decline it, but a FAILED verdict is
+ * a kernel bug: the case is printed and the target aborts. The sizes stay
+ * small so that the odd shapes (tails of vector widths and blocks, empty
+ * rows, grouped heads) come up often and each run takes milliseconds. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attnbench/problem.h"
+#include "harness.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+typedef struct bytes {
+  const uint8_t *data;
+  size_t size, at;
+} bytes;
+
+/* The next byte, 0 once the input is used up. */
+static unsigned next(bytes *in) { return in->at < in->size ? in->data[in->at++] : 0; }
+
+/* A value in lo..hi. */
+static int pick(bytes *in, int lo, int hi) { return lo + (int)(next(in) % (unsigned)(hi - lo + 1)); }
+
+static void make_problem(bytes *in, char *s, size_t n, int *threads) {
+  static const char *const masks[] = {"none", "causal", "causal-tl", "pad"};
+  static const char *const fills[] = {"random", "large", "same-keys", "const-v", "dominant"};
+  const int decode = next(in) % 4 == 0;
+  const int b = pick(in, 1, 2), h = pick(in, 1, 4);
+  int divisors[4], nd = 0;
+  for (int k = 1; k <= h; k++)
+    if (h % k == 0) divisors[nd++] = k;
+  const int hkv = divisors[next(in) % (unsigned)nd];
+  const int lq = pick(in, 1, 17), lk = pick(in, 1, 23), d = pick(in, 1, 20), dv = pick(in, 1, 20);
+  const int mask = decode ? 0 : (int)(next(in) % 4), fill = (int)(next(in) % 5);
+  const unsigned seed = next(in) | next(in) << 8;
+  *threads = pick(in, 1, 2);
+  size_t at = 0;
+  if (decode)
+    at += (size_t)snprintf(s + at, n - at, "op=decode,b=%d,h=%d,hkv=%d,lk=%d,steps=%d", b, h, hkv, lk,
+                           pick(in, 1, 4));
+  else
+    at += (size_t)snprintf(s + at, n - at, "b=%d,h=%d,hkv=%d,lq=%d,lk=%d", b, h, hkv, lq, lk);
+  at += (size_t)snprintf(s + at, n - at, ",d=%d,dv=%d,mask=%s,fill=%s,seed=%u", d, dv, masks[mask],
+                         fills[fill], seed);
+  if (mask == 3)
+    for (int i = 0; i < b; i++)
+      at += (size_t)snprintf(s + at, n - at, "%s%d", i ? ":" : ",lens=", pick(in, 0, lk));
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  static const attn_backend *bes[64];
+  static int nbe = -1;
+  static FILE *sink;
+  if (nbe < 0) {
+    nbe = 0;
+    for (size_t i = 0; i < attn_backend_count() && nbe < 64; i++)
+      if (attn_backend_get(i)->available()) bes[nbe++] = attn_backend_get(i);
+    if (nbe == 0 || !(sink = fopen("/dev/null", "w"))) abort();
+  }
+  bytes in = {data, size, 0};
+  char s[ATTN_PROBLEM_STRLEN], err[ERRLEN];
+  int threads;
+  make_problem(&in, s, sizeof s, &threads);
+  attn_problem p;
+  if (attn_problem_parse(s, &p, err, sizeof err) != ATTN_OK) {
+    fprintf(stderr, "the target made a problem that does not parse: %s: %s\n", s, err);
+    abort();
+  }
+  check_tally tally = {0};
+  if (bench_check_problem(s, bes, nbe, threads, sink, &tally)) {
+    fprintf(stderr, "cannot set up %s\n", s);
+    abort();
+  }
+  if (tally.passed + tally.failed + tally.skipped + tally.mistrusted != nbe) {
+    fprintf(stderr, "%d verdicts for %d backends on %s\n",
+            tally.passed + tally.failed + tally.skipped + tally.mistrusted, nbe, s);
+    abort();
+  }
+  if (tally.failed) {
+    /* Again, printing the verdicts: which backend failed, and how. */
+    fprintf(stderr, "FAILED on %s (threads %d):\n", s, threads);
+    check_tally again = {0};
+    bench_check_problem(s, bes, nbe, threads, stderr, &again);
+    abort();
+  }
+  return 0;
+}
