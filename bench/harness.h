@@ -26,6 +26,10 @@ attn_status bench_memory_check(const attn_problem *p, double extra_bytes, char *
 attn_status bench_inputs_alloc(const attn_problem *p, int fill, bench_inputs *in, char *err, size_t n);
 void bench_inputs_free(bench_inputs *in);
 attn_tensors bench_tensors(const bench_inputs *in);
+/* elems * size zeroed bytes (at least one), written here so that the pages
+ * are faulted in before any timed run rather than inside it (calloc would
+ * leave them to the first write); NULL if they cannot be had. */
+void *bench_alloc_touched(int64_t elems, size_t size);
 
 /* ---- suites: text files of problem strings, compiled into the binary ---- */
 /* Returns the suite's text (one problem string per line, # comments) or NULL. */

@@ -32,20 +32,21 @@ void bench_inputs_free(bench_inputs *in) {
   memset(in, 0, sizeof *in);
 }
 
-static void *alloc_touched(int64_t elems, size_t size) {
-  void *x = malloc((size_t)elems * size);
-  if (x) memset(x, 0, (size_t)elems * size);
+void *bench_alloc_touched(int64_t elems, size_t size) {
+  const size_t bytes = elems > 0 ? (size_t)elems * size : 1;
+  void *x = malloc(bytes);
+  if (x) memset(x, 0, bytes);
   return x;
 }
 
 attn_status bench_inputs_alloc(const attn_problem *p, int fill, bench_inputs *in, char *err, size_t n) {
   memset(in, 0, sizeof *in);
   in->p = *p;
-  in->q = alloc_touched(attn_q_elems(p), sizeof(float));
-  in->k = alloc_touched(attn_kv_elems(p), sizeof(float));
-  in->v = alloc_touched(attn_v_elems(p), sizeof(float));
-  in->o = alloc_touched(attn_o_elems(p), sizeof(float));
-  in->lens = alloc_touched(p->b, sizeof(int32_t));
+  in->q = bench_alloc_touched(attn_q_elems(p), sizeof(float));
+  in->k = bench_alloc_touched(attn_kv_elems(p), sizeof(float));
+  in->v = bench_alloc_touched(attn_v_elems(p), sizeof(float));
+  in->o = bench_alloc_touched(attn_o_elems(p), sizeof(float));
+  in->lens = bench_alloc_touched(p->b, sizeof(int32_t));
   if (!in->q || !in->k || !in->v || !in->o || !in->lens) {
     char s[ATTN_PROBLEM_STRLEN];
     snprintf(err, n, "cannot allocate %.2f GiB for the tensors of %s", bench_inputs_bytes(p) / (1 << 30),

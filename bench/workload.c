@@ -73,10 +73,8 @@ void workload_free(workload *w) {
   memset(w, 0, sizeof *w);
 }
 
-static float *zeroed(int64_t elems) { return calloc((size_t)elems ? (size_t)elems : 1, sizeof(float)); }
+static float *zeroed(int64_t elems) { return bench_alloc_touched(elems, sizeof(float)); }
 
-/* The cache as it stands before the first step: lk keys, then room for one
- * more per step. The new tokens' keys and values wait in their own buffers. */
 /* dst [cols][rows] = src [rows][cols] transposed. */
 static void transpose(const float *src, float *dst, int64_t rows, int64_t cols) {
   for (int64_t r = 0; r < rows; r++)
@@ -97,6 +95,8 @@ static void han_prepare(workload *w) {
 void workload_prepare(workload *w) {
   if (w->p.op == ATTN_OP_HAN) han_prepare(w);
   if (w->p.op != ATTN_OP_DECODE) return;
+  /* The cache as it stands before the first step: lk keys, then room for one
+   * more per step. The new tokens' keys and values wait in their own buffers. */
   const attn_problem *f = &w->full;
   const int64_t lk0 = w->p.lk, cap = f->lk, steps = w->p.steps;
   for (int64_t g = 0; g < f->b * f->hkv; g++) {
