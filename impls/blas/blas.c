@@ -38,6 +38,7 @@
 #include "attnbench/attn.h"
 #include "blas/blas_lib.h"
 #include "blas/softmax.h"
+#include "common/mem.h"
 
 /* Query rows per chunk: at least MIN_CHUNK_ROWS, more while the scores stay
  * within SCORE_BYTES per worker. Each chunk repacks the K and V rows it sees
@@ -224,14 +225,6 @@ static void blas_destroy(void *plan) {
   free(pl);
 }
 
-/* n bytes, zeroed so that the pages are faulted in here, not in the timed run. */
-static void *alloc_touched(size_t n) {
-  void *m = NULL;
-  if (posix_memalign(&m, 64, n ? n : 1)) return NULL;
-  memset(m, 0, n);
-  return m;
-}
-
 static attn_status blas_plan_create(const attn_problem *p, const attn_config *cfg, void **out, char *why,
                                     size_t n) {
   *out = NULL;
@@ -245,9 +238,9 @@ static attn_status blas_plan_create(const attn_problem *p, const attn_config *cf
   pl->threads = cfg->threads > 0 ? cfg->threads : 1;
   pl->sh = choose_shape(p, pl->threads, pl->lib->can_thread);
   const size_t w = (size_t)pl->sh.workers, r = (size_t)pl->sh.unit_rows;
-  pl->scores = alloc_touched(w * r * (size_t)p->lk * sizeof(float));
-  pl->inv = alloc_touched(w * r * sizeof(float));
-  pl->ends = alloc_touched(w * r * sizeof(int64_t));
+  pl->scores = attn_alloc_touched(w * r * (size_t)p->lk * sizeof(float));
+  pl->inv = attn_alloc_touched(w * r * sizeof(float));
+  pl->ends = attn_alloc_touched(w * r * sizeof(int64_t));
   if (!pl->scores || !pl->inv || !pl->ends) {
     blas_destroy(pl);
     snprintf(why, n, "no memory for %zu x %zu rows x %lld keys of scores", w, r, (long long)p->lk);

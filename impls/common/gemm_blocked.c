@@ -5,6 +5,7 @@
  * thread's buffer and runs the micro-kernel over it. Tails are zero-padded in
  * the packed panels, so the kernel always runs full tiles and masks stores. */
 #include "common/gemm_blocked.h"
+#include "common/mem.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,13 +33,6 @@ void gemm_blocked_destroy(void *plan) {
   free(pl);
 }
 
-static float *alloc_touched(size_t floats) {
-  void *m = NULL;
-  if (posix_memalign(&m, 64, floats * sizeof(float))) return NULL;
-  memset(m, 0, floats * sizeof(float));
-  return m;
-}
-
 attn_status gemm_blocked_plan(const gemm_kernel *kern, const attn_gemm_shape *g, const attn_config *cfg,
                               void **out, char *why, size_t n) {
   *out = NULL;
@@ -54,8 +48,8 @@ attn_status gemm_blocked_plan(const gemm_kernel *kern, const attn_gemm_shape *g,
   pl->threads = cfg->threads > 0 ? cfg->threads : 1;
   pl->nc = min64(GEMM_NC, cdiv(g->n, kern->nr) * kern->nr);
   const int64_t kc = min64(GEMM_KC, g->k);
-  pl->bp = alloc_touched((size_t)(kc * pl->nc));
-  pl->ap = alloc_touched((size_t)pl->threads * GEMM_MC * (size_t)kc);
+  pl->bp = attn_alloc_touched((size_t)(kc * pl->nc) * sizeof(float));
+  pl->ap = attn_alloc_touched((size_t)pl->threads * GEMM_MC * (size_t)kc * sizeof(float));
   if (!pl->bp || !pl->ap) {
     gemm_blocked_destroy(pl);
     snprintf(why, n, "no memory for the GEMM's packed panels");

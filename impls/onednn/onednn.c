@@ -36,6 +36,7 @@
 #include <oneapi/dnnl/dnnl_debug.h>
 
 #include "attnbench/attn.h"
+#include "common/mem.h"
 #include "onednn/onednn_gemm.h"
 
 /* Tiling of the scores [b*hkv][g][lq][lk]. Measured at h=16, lq=lk=4096,
@@ -439,9 +440,8 @@ static attn_status set_build(onednn_plan *pl, onednn_set *set, char *why, size_t
 /* Hands the shared scratchpad to every step that wants one. */
 static attn_status attach_scratch(onednn_plan *pl, char *why, size_t n) {
   if (pl->scratch_bytes == 0) return ATTN_OK;
-  pl->scratch = aligned_alloc(64, (pl->scratch_bytes + 63) / 64 * 64);
+  pl->scratch = attn_alloc_touched(pl->scratch_bytes);
   if (!pl->scratch) return ATTN_ENOMEM;
-  memset(pl->scratch, 0, pl->scratch_bytes);
   for (int i = 0; i < pl->nsets; i++)
     for (int j = 0; j < STEPS; j++) {
       onednn_step *st = &pl->sets[i].step[j];
@@ -512,12 +512,6 @@ static void onednn_destroy(void *plan) {
   free(pl);
 }
 
-static float *alloc_touched(size_t floats) {
-  float *f = aligned_alloc(64, (floats * sizeof(float) + 63) / 64 * 64);
-  if (f) memset(f, 0, floats * sizeof(float));
-  return f;
-}
-
 static attn_status plan_build(onednn_plan *pl, char *why, size_t n) {
   const attn_problem *p = &pl->p;
   TRY("engine_create", dnnl_engine_create(&pl->engine, dnnl_cpu, 0));
@@ -552,12 +546,12 @@ static attn_status plan_build(onednn_plan *pl, char *why, size_t n) {
       }
       pl->chunks[c] = (onednn_chunk){.x0 = x0, .i0 = i0, .set = s};
     }
-  pl->scores = alloc_touched((size_t)score_floats);
+  pl->scores = attn_alloc_touched((size_t)score_floats * sizeof(float));
   if (!pl->scores) return ATTN_ENOMEM;
 
   if (pl->mask == MASK_TRIANGLE) {
     pl->trow = triangle_width(p, pl->rc);
-    pl->triangle = alloc_touched((size_t)(pl->rc * pl->trow));
+    pl->triangle = attn_alloc_touched((size_t)(pl->rc * pl->trow) * sizeof(float));
     if (!pl->triangle) return ATTN_ENOMEM;
     /* -inf, not a large negative number: the softmax's exp maps it to an
      * exact 0, so masked keys add nothing even to logits of order 1e4. */
@@ -565,7 +559,7 @@ static attn_status plan_build(onednn_plan *pl, char *why, size_t n) {
       for (int64_t col = r; col < pl->trow; col++) pl->triangle[r * pl->trow + col] = -INFINITY;
   }
   if (pl->mask == MASK_PAD) {
-    pl->padmask = alloc_touched((size_t)(p->b * p->hkv * p->lk));
+    pl->padmask = attn_alloc_touched((size_t)(p->b * p->hkv * p->lk) * sizeof(float));
     if (!pl->padmask) return ATTN_ENOMEM;
   }
 
