@@ -11,7 +11,10 @@
 #ifndef ATTNBENCH_BLAS_LIB_H
 #define ATTNBENCH_BLAS_LIB_H
 
+#include <dlfcn.h>
 #include <limits.h>
+#include <stdio.h>
+#include <string.h>
 
 /* The CBLAS enumerator values, fixed by the CBLAS ABI every vendor shares;
  * passed as int, which is how those enums are passed on x86-64. */
@@ -43,6 +46,20 @@ typedef struct blas_lib {
    * the library's pool holds that many threads (grow it outside timing). */
   void (*set_threads)(int n);
 } blas_lib;
+
+/* dlsym into a function pointer: ISO C has no conversion from void *, POSIX
+ * guarantees the representation, memcpy says so without a cast. A missing
+ * symbol makes lib->error name it and `cause`, the likely reason. */
+static inline int blas_bind(void *h, const char *soname, const char *cause, const char *name, void *fnptr,
+                            size_t size, blas_lib *lib) {
+  void *sym = dlsym(h, name);
+  if (!sym) {
+    snprintf(lib->error, sizeof lib->error, "%s has no symbol %s: %s", soname, name, cause);
+    return 0;
+  }
+  memcpy(fnptr, &sym, size);
+  return 1;
+}
 
 /* Loads and binds the library on first use (thread-safe; later calls are
  * cheap). Never NULL; check ->ok. */

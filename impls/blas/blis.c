@@ -34,19 +34,8 @@ static void (*bli_thread_set_num_threads_p)(int64_t);
 
 static void set_threads(int n) { bli_thread_set_num_threads_p(n); }
 
-/* dlsym into a function pointer without a cast ISO C lacks (see openblas.c). */
-static int bind(void *h, const char *name, void *fnptr, size_t size, blas_lib *lib) {
-  void *sym = dlsym(h, name);
-  if (!sym) {
-    snprintf(lib->error, sizeof lib->error, "%s has no symbol %s: BLIS built without CBLAS, or too old",
-             ATTNBENCH_BLIS_SONAME, name);
-    return 0;
-  }
-  memcpy(fnptr, &sym, size);
-  return 1;
-}
-
-#define BIND(h, name, fp, lib) bind(h, name, &(fp), sizeof(fp), lib)
+#define BIND(h, name, fp, lib)                                                                               \
+  blas_bind(h, ATTNBENCH_BLIS_SONAME, "BLIS built without CBLAS, or too old", name, &(fp), sizeof(fp), lib)
 
 void blas_lib_load(blas_lib *lib) {
   lib->vendor = "BLIS";

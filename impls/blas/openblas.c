@@ -36,20 +36,8 @@ static void (*openblas_set_num_threads_p)(int);
 
 static void set_threads(int n) { openblas_set_num_threads_p(n); }
 
-/* dlsym into a function pointer: ISO C has no conversion from void *, POSIX
- * guarantees the representation, memcpy says so without a cast. */
-static int bind(void *h, const char *name, void *fnptr, size_t size, blas_lib *lib) {
-  void *sym = dlsym(h, name);
-  if (!sym) {
-    snprintf(lib->error, sizeof lib->error, "%s has no symbol %s: not OpenBLAS, or too old",
-             ATTNBENCH_OPENBLAS_SONAME, name);
-    return 0;
-  }
-  memcpy(fnptr, &sym, size);
-  return 1;
-}
-
-#define BIND(h, name, fp, lib) bind(h, name, &(fp), sizeof(fp), lib)
+#define BIND(h, name, fp, lib)                                                                               \
+  blas_bind(h, ATTNBENCH_OPENBLAS_SONAME, "not OpenBLAS, or too old", name, &(fp), sizeof(fp), lib)
 
 /* The file an already-loaded object came from, resolved through symlinks. */
 static void file_of(const char *loaded_name, char *out, size_t n) {
