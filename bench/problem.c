@@ -15,11 +15,15 @@
 static const char *const mask_names[] = {"none", "causal", "causal-tl", "pad"};
 static const char *const op_names[] = {"attn", "decode", "mha", "han"};
 static const char *const fill_names[] = {"random", "large", "same-keys", "const-v", "dominant"};
+static const char *const score_names[] = {"scaled", "dot", "general", "additive", "cosine"};
+static const char *const mode_names[] = {"soft", "hard", "local-m", "local-p"};
 #define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 const char *attn_mask_name(attn_mask m) { return (int)m < COUNT(mask_names) ? mask_names[m] : "?"; }
 const char *attn_op_name(attn_op o) { return (int)o < COUNT(op_names) ? op_names[o] : "?"; }
 const char *attn_fill_name(attn_fill f) { return (int)f < COUNT(fill_names) ? fill_names[f] : "?"; }
+const char *attn_score_name(attn_score s) { return (int)s < COUNT(score_names) ? score_names[s] : "?"; }
+const char *attn_mode_name(attn_mode m) { return (int)m < COUNT(mode_names) ? mode_names[m] : "?"; }
 
 const char *attn_status_name(attn_status s) {
   switch (s) {
@@ -33,7 +37,8 @@ const char *attn_status_name(attn_status s) {
 }
 
 float attn_scale(const attn_problem *p) {
-  return p->scale != 0 ? p->scale : (float)(1.0 / sqrt((double)p->d));
+  if (p->scale != 0) return p->scale;
+  return p->score == ATTN_SCORE_SCALED ? (float)(1.0 / sqrt((double)p->d)) : 1.0f;
 }
 
 #define UNSET INT64_MIN /* a size key not given */

@@ -13,6 +13,7 @@
 #include "attnbench/cpu.h"
 #include "avx2_kernels.h"
 #include "avx2_plan.h"
+#include "common/variant.h"
 
 /* Block sizes by cache size, first matching row wins. Bigger row blocks
  * pack each K block for more rows and re-read K/V less often; bigger key
@@ -141,6 +142,10 @@ static size_t arena_bytes(const avx2_plan *pl) {
 static int avx2_available(void) { return attn_cpu_has_avx2(); }
 
 static attn_status avx2_supports(const attn_problem *p, char *why, size_t n) {
+  attn_status vs =
+      attn_variant_supported(p, ATTN_SCORE_BIT(ATTN_SCORE_SCALED) | ATTN_SCORE_BIT(ATTN_SCORE_DOT),
+                             ATTN_MODE_BIT(ATTN_MODE_SOFT), "avx2", why, n);
+  if (vs != ATTN_OK) return vs;
   if (p->dtype != ATTN_F32) {
     snprintf(why, n, "only f32");
     return ATTN_UNSUPPORTED;

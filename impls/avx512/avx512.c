@@ -16,6 +16,7 @@
 #include "avx512/avx512_exp.h"
 #include "avx512/avx512_kernels.h"
 #include "avx512/avx512_plan.h"
+#include "common/variant.h"
 
 /* Block sizes by cache size, first row that fits. A query block's working
  * set is Q^T (d x bq), O^T (dv x bq) and S^T (bk x bq) floats: 96 KiB at
@@ -71,6 +72,10 @@ static attn_status check_problem(const attn_problem *p, char *why, size_t n) {
 }
 
 static attn_status avx512_supports(const attn_problem *p, char *why, size_t n) {
+  attn_status vs =
+      attn_variant_supported(p, ATTN_SCORE_BIT(ATTN_SCORE_SCALED) | ATTN_SCORE_BIT(ATTN_SCORE_DOT),
+                             ATTN_MODE_BIT(ATTN_MODE_SOFT), "avx512", why, n);
+  if (vs != ATTN_OK) return vs;
   return check_problem(p, why, n);
 }
 

@@ -39,6 +39,7 @@
 #include "blas/blas_lib.h"
 #include "blas/softmax.h"
 #include "common/mem.h"
+#include "common/variant.h"
 
 /* Query rows per chunk: at least MIN_CHUNK_ROWS, more while the scores stay
  * within SCORE_BYTES per worker. Each chunk repacks the K and V rows it sees
@@ -184,6 +185,10 @@ static blas_shape choose_shape(const attn_problem *p, int threads, int lib_can_t
 static int blas_available(void) { return 1; /* x86-64 runs it; a missing library is a supports() reason */ }
 
 static attn_status blas_supports(const attn_problem *p, char *why, size_t n) {
+  attn_status vs =
+      attn_variant_supported(p, ATTN_SCORE_BIT(ATTN_SCORE_SCALED) | ATTN_SCORE_BIT(ATTN_SCORE_DOT),
+                             ATTN_MODE_BIT(ATTN_MODE_SOFT), "blas", why, n);
+  if (vs != ATTN_OK) return vs;
   const blas_lib *lib = blas_lib_get();
   if (!lib->ok) {
     snprintf(why, n, "%s", lib->error);

@@ -7,6 +7,7 @@
 #include <omp.h>
 
 #include "attnbench/attn.h"
+#include "common/variant.h"
 
 typedef struct naive_plan {
   attn_problem p;
@@ -17,7 +18,10 @@ typedef struct naive_plan {
 static int naive_available(void) { return 1; }
 
 static attn_status naive_supports(const attn_problem *p, char *why, size_t n) {
-  (void)p, (void)why, (void)n;
+  attn_status vs =
+      attn_variant_supported(p, ATTN_SCORE_BIT(ATTN_SCORE_SCALED) | ATTN_SCORE_BIT(ATTN_SCORE_DOT),
+                             ATTN_MODE_BIT(ATTN_MODE_SOFT), "naive", why, n);
+  if (vs != ATTN_OK) return vs;
   return ATTN_OK;
 }
 

@@ -38,6 +38,7 @@
 #include "attnbench/attn.h"
 #include "common/mem.h"
 #include "onednn/onednn_gemm.h"
+#include "common/variant.h"
 
 /* Tiling of the scores [b*hkv][g][lq][lk]. Measured at h=16, lq=lk=4096,
  * d=128 on one core (oneDNN 2.6, AVX-512): one tile of all heads x 256 rows
@@ -146,6 +147,10 @@ static const char *isa_name(dnnl_cpu_isa_t isa) {
 static int onednn_available(void) { return dnnl_engine_get_count(dnnl_cpu) > 0; }
 
 static attn_status onednn_supports(const attn_problem *p, char *why, size_t n) {
+  attn_status vs =
+      attn_variant_supported(p, ATTN_SCORE_BIT(ATTN_SCORE_SCALED) | ATTN_SCORE_BIT(ATTN_SCORE_DOT),
+                             ATTN_MODE_BIT(ATTN_MODE_SOFT), "onednn", why, n);
+  if (vs != ATTN_OK) return vs;
   if (p->dtype != ATTN_F32) {
     if (why && n) snprintf(why, n, "only f32 is wired up");
     return ATTN_UNSUPPORTED;

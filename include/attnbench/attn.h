@@ -52,6 +52,41 @@ typedef enum attn_op {
                      document; each level's keys are tanh(X W^T + bias) by the backend's GEMM */
 } attn_op;
 
+/* How a query scores a key (Luong et al. 2015, Bahdanau et al. 2015). Per head,
+ * query s (dim d), key h_j (dim d); the weights are shared by every batch and
+ * head and are inputs like Q/K/V (attn_tensors).
+ *   scaled    e_j = scale * s.h_j, scale default 1/sqrt(d)
+ *   dot       e_j = scale * s.h_j, scale default 1
+ *   general   e_j = scale * s^T W h_j, W [d][d], scale default 1
+ *   additive  e_j = u^T tanh(W1 h_j + W2 s), W1, W2 [da][d], u [da]; no scale
+ *   cosine    e_j = scale * s.h_j / (|s| |h_j|), scale default 1; a zero
+ *             vector's normalised form is the zero vector, so its scores are 0 */
+typedef enum attn_score {
+  ATTN_SCORE_SCALED,
+  ATTN_SCORE_DOT,
+  ATTN_SCORE_GENERAL,
+  ATTN_SCORE_ADDITIVE,
+  ATTN_SCORE_COSINE,
+} attn_score;
+
+/* Which keys a query attends to and how the weights are formed. The visible
+ * keys are those the mask and the window both allow; a row with none is zero.
+ *   soft     a = softmax(e) over the visible keys (global attention)
+ *   hard     weight 1 on the highest-scoring visible key, ties to the lowest index
+ *   local-m  monotonic local attention: centre p_t = t + lk - lq (the causal
+ *            mask's bottom-right alignment; p_t = t when lq = lk), softmax over
+ *            the keys j with |j - p_t| <= window, clipped to [0, lk - 1]
+ *   local-p  predictive local attention: p_t = lk * sigmoid(vp^T tanh(Wp s_t)),
+ *            Wp [da][d], vp [da]; softmax over the keys j with |j - p_t| <= window,
+ *            each weight then multiplied by exp(-(j - p_t)^2 / (2 sigma^2)),
+ *            sigma = window / 2, without renormalising; window >= 1 */
+typedef enum attn_mode {
+  ATTN_MODE_SOFT,
+  ATTN_MODE_HARD,
+  ATTN_MODE_LOCAL_M,
+  ATTN_MODE_LOCAL_P,
+} attn_mode;
+
 /* How check and bench generate inputs; part of the problem so that a problem
  * string reproduces the exact inputs. Backends ignore it. */
 typedef enum attn_fill {
@@ -86,6 +121,12 @@ typedef struct attn_problem {
    * per-document sentence counts and per-sentence word counts from the seed. */
   int64_t sents, words, da;
   int pad;
+  /* op=attn: the score function and the mode; window is the half-width D of
+   * local-m and local-p (0 otherwise); da above is the width of W1, W2, Wp
+   * for score=additive and mode=local-p (0 when neither). */
+  attn_score score;
+  attn_mode mode;
+  int64_t window;
 
   /* input generation */
   attn_fill fill;
@@ -100,6 +141,13 @@ typedef struct attn_tensors {
   const float *v;      /* [b][hkv][lk][dv] */
   const int32_t *lens; /* [b], mask=pad only: valid keys per batch, each in 0..lk */
   float *o;            /* [b][h][lq][dv] */
+  /* Score and mode weights, shared by every batch and head; NULL when unused. */
+  const float *w;  /* score=general: [d][d], e_j = scale * sum_ik s_i W[i][k] h_jk */
+  const float *w1; /* score=additive: [da][d], applied to keys */
+  const float *w2; /* score=additive: [da][d], applied to queries */
+  const float *u;  /* score=additive: [da] */
+  const float *wp; /* mode=local-p: [da][d] */
+  const float *vp; /* mode=local-p: [da] */
 } attn_tensors;
 
 typedef struct attn_config {
@@ -109,9 +157,16 @@ typedef struct attn_config {
 /* What a backend's arithmetic may add to fp32 rounding; enters the tolerance
  * model (reference/README.md). */
 typedef struct attn_accuracy {
-  double exp_rel_err; /* bound on |exp_impl(x) / exp(x) - 1| over the arguments used */
-  int64_t key_block;  /* online softmax rescales once per key block; 0: two-pass softmax */
+  double exp_rel_err;  /* bound on |exp_impl(x) / exp(x) - 1| over the arguments used */
+  int64_t key_block;   /* online softmax rescales once per key block; 0: two-pass softmax */
+  double tanh_abs_err; /* bound on |tanh_impl(x) - tanh(x)| (score=additive, mode=local-p);
+                          0 reads as libm's tanhf, ATTN_TANHF_ABS_ERR */
 } attn_accuracy;
+
+/* |tanhf(x) - tanh(x)| for glibc's tanhf on x86_64: at most 2 units in the last
+ * place of a result below 1 in magnitude (the manual's "Known Maximum Errors
+ * in Math Functions"), 2 * 2^-24. */
+#define ATTN_TANHF_ABS_ERR 0x1p-23
 
 /* One GEMM of op=mha: C[m][n] = A[m][k] B[k][n], fp32, row-major, contiguous
  * (lda = k, ldb = ldc = n), C overwritten. */
@@ -151,8 +206,25 @@ const attn_backend *attn_backend_get(size_t i);
 /* An available backend by name, or NULL. */
 const attn_backend *attn_backend_find(const char *name);
 
-/* The score scale the problem means: p->scale, or 1/sqrt(d) when it is 0. */
+/* The score scale the problem means: p->scale, or when it is 0 the score's
+ * default (1/sqrt(d) for scaled, 1 otherwise; additive has none and reads 1). */
 float attn_scale(const attn_problem *p);
+
+/* mode=local-m: the centre of query row i's window. */
+static inline int64_t attn_local_m_centre(const attn_problem *p, int64_t i) { return i + p->lk - p->lq; }
+
+/* The keys [*lo, *hi) of a window of half-width p->window around centre c
+ * (|j - c| <= window, so a fractional c of local-p counts whole keys only),
+ * clipped to [0, end). An empty window has *lo >= *hi. */
+static inline void attn_window(const attn_problem *p, double c, int64_t end, int64_t *lo, int64_t *hi) {
+  double a = c - (double)p->window, z = c + (double)p->window;
+  int64_t l = a <= 0 ? 0 : (int64_t)a + ((double)(int64_t)a < a);
+  int64_t h = z < 0 ? 0 : (int64_t)z + 1;
+  if (h > end) h = end;
+  if (l > h) l = h;
+  *lo = l;
+  *hi = h;
+}
 
 /* Query head -> key/value head. */
 static inline int64_t attn_kv_head(const attn_problem *p, int64_t head) { return head / (p->h / p->hkv); }

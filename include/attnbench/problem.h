@@ -43,6 +43,8 @@ double attn_projection_flops(const attn_problem *p);
 const char *attn_mask_name(attn_mask m);
 const char *attn_fill_name(attn_fill f);
 const char *attn_op_name(attn_op o);
+const char *attn_score_name(attn_score s);
+const char *attn_mode_name(attn_mode m);
 
 #ifdef __cplusplus
 }
