@@ -175,6 +175,8 @@ static int bench_case(const attn_backend *be, bench_opts *o, double *rate, workl
   }
   w->flops = flops;
   w->gflops = w->st.median_ms > 0 ? w->flops / (w->st.median_ms * 1e6) : 0;
+  w->tanh_evals = wl->p.op == ATTN_OP_ATTN ? attn_tanh_evals(&wl->full, wl->in.lens) : 0;
+  w->gtanh_s = w->st.median_ms > 0 ? w->tanh_evals / (w->st.median_ms * 1e6) : 0;
   if (rep->peak) {
     w->roof_gflops = bench_roofline_gflops(rep->peak, NULL, o->threads, flops, workload_bytes(wl));
     w->pct_peak = w->roof_gflops > 0 ? 100 * w->gflops / w->roof_gflops : 0;

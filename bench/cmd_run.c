@@ -12,8 +12,12 @@ typedef struct run_opts {
   const char *backend, *problem, *q, *k, *v, *lens, *out;
   const char *xq, *xkv, *wq, *wk, *wv, *wo;                    /* op=mha */
   const char *x, *ww, *bw, *cw, *ws, *bs, *cs, *words, *sents; /* op=han */
+  const char *w, *w1, *w2, *u, *wp, *vp;                       /* op=attn: score and mode weights */
   int threads;
 } run_opts;
+
+/* Long options without a one-letter code. */
+enum { OPT_W = 256, OPT_W1, OPT_W2, OPT_U, OPT_WP, OPT_VP };
 
 static void usage(FILE *f) {
   fprintf(
@@ -27,7 +31,10 @@ static void usage(FILE *f) {
       "W_k [dm,hkv*d], W_v [dm,hkv*dv], W_o [h*dv,dm]; writes O [b,lq,dm].\n"
       "op=han: --x X.npy --ww WW.npy --bw BW.npy --cw CW.npy --ws WS.npy --bs BS.npy --cs CS.npy\n"
       "[--words WORDS.npy] [--sents SENTS.npy]: X [b,s,t,d], W_w and W_s [da,d], b_w, b_s, c_w, c_s [da];\n"
-      "word counts int32/int64 [b,s] in 0..t, sentence counts [b] in 0..s (omitted: all); writes O [b,d].\n");
+      "word counts int32/int64 [b,s] in 0..t, sentence counts [b] in 0..s (omitted: all); writes O [b,d].\n"
+      "Weights, float32, exactly those the problem uses: score=general --w W.npy [d,d]; score=additive\n"
+      "--w1 W1.npy [da,d] (keys), --w2 W2.npy [da,d] (queries), --u U.npy [da]; mode=local-p --wp WP.npy\n"
+      "[da,d], --vp VP.npy [da].\n");
 }
 
 /* Reads a float32 tensor and checks its shape against the problem's. */
@@ -117,6 +124,12 @@ static int parse_run_opts(int argc, char **argv, run_opts *o) {
                                            {"cs", required_argument, 0, '0'},
                                            {"words", required_argument, 0, 'W'},
                                            {"sents", required_argument, 0, 'S'},
+                                           {"w", required_argument, 0, OPT_W},
+                                           {"w1", required_argument, 0, OPT_W1},
+                                           {"w2", required_argument, 0, OPT_W2},
+                                           {"u", required_argument, 0, OPT_U},
+                                           {"wp", required_argument, 0, OPT_WP},
+                                           {"vp", required_argument, 0, OPT_VP},
                                            {"help", no_argument, 0, 'h'},
                                            {0, 0, 0, 0}};
   int c;
@@ -144,6 +157,12 @@ static int parse_run_opts(int argc, char **argv, run_opts *o) {
     case '0': o->cs = optarg; break;
     case 'W': o->words = optarg; break;
     case 'S': o->sents = optarg; break;
+    case OPT_W: o->w = optarg; break;
+    case OPT_W1: o->w1 = optarg; break;
+    case OPT_W2: o->w2 = optarg; break;
+    case OPT_U: o->u = optarg; break;
+    case OPT_WP: o->wp = optarg; break;
+    case OPT_VP: o->vp = optarg; break;
     case 't':
       if ((o->threads = atoi(optarg)) < 1 || o->threads > 4096) {
         bench_error("--threads: '%s' is not a thread count (1..4096)", optarg);
@@ -234,7 +253,7 @@ static int forward_once(const attn_backend *be, workload *wl, int threads) {
   return 0;
 }
 
-/* One float32 input of op=mha or op=han: its flag, file, shape and where it goes. */
+/* One float32 input (op=mha, op=han, the weights): its flag, file, shape and where it goes. */
 typedef struct run_input {
   const char *flag, *path;
   const int64_t *shape;
@@ -289,6 +308,42 @@ static int read_han(const run_opts *o, workload *wl) {
   if (read_inputs(in, sizeof in / sizeof in[0])) return -1;
   if (o->words && read_counts("words", o->words, words, 2, p->words, "t", wl->in.lens)) return -1;
   if (o->sents && read_counts("sents", o->sents, &p->b, 1, p->sents, "s", wl->sents)) return -1;
+  return 0;
+}
+
+/* The score and mode weights that were given (check_weight_flags: exactly
+ * those the problem uses) into the inputs. */
+static int read_weights(const run_opts *o, bench_inputs *in) {
+  const attn_problem *p = &in->p;
+  const int64_t dd[] = {p->d, p->d}, ad[] = {p->da, p->d}, a[] = {p->da};
+  const run_input w[] = {{"w", o->w, dd, 2, in->w},    {"w1", o->w1, ad, 2, in->w1},
+                         {"w2", o->w2, ad, 2, in->w2}, {"u", o->u, a, 1, in->u},
+                         {"wp", o->wp, ad, 2, in->wp}, {"vp", o->vp, a, 1, in->vp}};
+  return read_inputs(w, sizeof w / sizeof w[0]);
+}
+
+/* Each weight the problem uses must be given, and no other: a weight for a
+ * problem without it would be silently ignored. */
+static int check_weight_flags(const run_opts *o, const attn_problem *p) {
+  const struct {
+    const char *flag, *path, *user;
+    int64_t elems;
+  } ws[] = {{"--w", o->w, "score=general", attn_w_elems(p)},
+            {"--w1", o->w1, "score=additive", attn_wa_elems(p)},
+            {"--w2", o->w2, "score=additive", attn_wa_elems(p)},
+            {"--u", o->u, "score=additive", attn_u_elems(p)},
+            {"--wp", o->wp, "mode=local-p", attn_wp_elems(p)},
+            {"--vp", o->vp, "mode=local-p", attn_vp_elems(p)}};
+  for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) {
+    if (ws[i].elems > 0 && !ws[i].path) {
+      bench_error("run: %s is required for %s", ws[i].flag, ws[i].user);
+      return -1;
+    }
+    if (ws[i].elems == 0 && ws[i].path) {
+      bench_error("run: %s does not apply to this problem (only to %s)", ws[i].flag, ws[i].user);
+      return -1;
+    }
+  }
   return 0;
 }
 
@@ -365,6 +420,7 @@ int cmd_run(int argc, char **argv) {
     bench_error("run: self=1 takes X_kv from --xq; drop --xkv or self=1");
     return 2;
   }
+  if (check_weight_flags(&o, &p)) return 2;
   if (p.op == ATTN_OP_MHA) return run_mha(&o, &p, be);
   if (p.op == ATTN_OP_HAN) return run_han(&o, &p, be);
   /* The inputs are read whole before they are copied in: room for both. */
@@ -386,7 +442,8 @@ int cmd_run(int argc, char **argv) {
   memcpy(wl.in.v, v.data, (size_t)v.count * sizeof(float));
   for (int i = 0; i < p.nlens; i++) wl.in.lens[i] = p.lens[i];
   workload_prepare(&wl);
-  if ((!o.lens || read_lens(o.lens, &p, wl.in.lens) == 0) && forward_once(be, &wl, o.threads) == 0) {
+  if (read_weights(&o, &wl.in) == 0 && (!o.lens || read_lens(o.lens, &p, wl.in.lens) == 0) &&
+      forward_once(be, &wl, o.threads) == 0) {
     if (npy_write_f32(o.out, wl.in.o, os, 4, err, sizeof err))
       bench_error("%s", err);
     else

@@ -15,9 +15,13 @@ typedef struct bench_inputs {
   attn_problem p;
   float *q, *k, *v, *o;
   int32_t *lens; /* b entries; all lk unless mask=pad */
+  /* The weights of p's score and mode (attn_tensors); NULL when unused. */
+  float *w, *w1, *w2, *u, *wp, *vp;
 } bench_inputs;
 
-/* Bytes the problem's tensors need (q, k, v, o, lens). */
+/* Floats in all of the problem's score and mode weights together. */
+double bench_weight_elems(const attn_problem *p);
+/* Bytes the problem's tensors need (q, k, v, o, lens and the weights). */
 double bench_inputs_bytes(const attn_problem *p);
 /* Fails with ATTN_ENOMEM and a message if extra_bytes plus the tensors exceed
  * the memory this machine has available now. */

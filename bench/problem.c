@@ -96,7 +96,10 @@ typedef enum {
   KEY_SEED,
   KEY_LENS,
   KEY_HAN, /* an op=han size: an int64_t field at offset, printed when nonzero */
-  KEY_PAD
+  KEY_PAD,
+  KEY_SCORE,
+  KEY_MODE,
+  KEY_WINDOW
 } key_kind;
 
 typedef struct key_def {
@@ -125,12 +128,19 @@ static const key_def keys[] = {
     {"dm", KEY_DM, 0, 0, "a positive model width"},
     {"self", KEY_SELF, 0, 0, "0 or 1"},
     {"pad", KEY_PAD, 0, 0, "0 or 1"},
+    {"score", KEY_SCORE, 0, 0, "scaled, dot, general, additive or cosine"},
     {"scale", KEY_SCALE, 0, 0, "a finite nonzero number"},
     {"mask", KEY_MASK, 0, 1, "none, causal, causal-tl or pad"},
     {"lens", KEY_LENS, 0, 0, "b colon-separated lengths, e.g. 3:0:7"},
+    {"mode", KEY_MODE, 0, 0, "soft, hard, local-m or local-p"},
+    {"window", KEY_WINDOW, 0, 0, "a window half-width in 0..2^40"},
     {"fill", KEY_FILL, 0, 0, "random, large, same-keys, const-v or dominant"},
     {"seed", KEY_SEED, 0, 0, "a non-negative integer"},
 };
+
+/* The largest window half-width: far beyond any lk that fits in memory, and
+ * small enough that centre +- window stays exact in double (attn_window). */
+#define WINDOW_MAX ((int64_t)1 << 40)
 
 static int64_t *size_field(attn_problem *p, const key_def *k) { return (int64_t *)((char *)p + k->offset); }
 
@@ -198,6 +208,15 @@ static int parse_value(const key_def *k, const char *v, attn_problem *p) {
     if (strcmp(v, "0") && strcmp(v, "1")) return -1;
     p->self = v[0] == '1';
     return 0;
+  case KEY_SCORE:
+    if (parse_name(v, score_names, COUNT(score_names), &idx)) return -1;
+    p->score = (attn_score)idx;
+    return 0;
+  case KEY_MODE:
+    if (parse_name(v, mode_names, COUNT(mode_names), &idx)) return -1;
+    p->mode = (attn_mode)idx;
+    return 0;
+  case KEY_WINDOW: return parse_i64(v, &p->window) || p->window < 0 || p->window > WINDOW_MAX ? -1 : 0;
   }
   return -1;
 }
@@ -253,12 +272,22 @@ static attn_status validate_mha(const attn_problem *p, char *err, size_t n) {
   return ATTN_OK;
 }
 
+/* op=attn with a score or mode that has weights of width da. */
+static int attn_uses_da(const attn_problem *p) {
+  return p->op == ATTN_OP_ATTN && (p->score == ATTN_SCORE_ADDITIVE || p->mode == ATTN_MODE_LOCAL_P);
+}
+
 /* op=han's own keys, and the sizes of X, the weights and the level tensors. */
 static attn_status validate_han(const attn_problem *p, char *err, size_t n) {
   if (p->op != ATTN_OP_HAN) {
-    const char *key = p->sents ? "s" : p->words ? "t" : p->da ? "da" : p->pad ? "pad" : NULL;
+    const char *key = p->sents                    ? "s"
+                      : p->words                  ? "t"
+                      : p->da && !attn_uses_da(p) ? "da"
+                      : p->pad                    ? "pad"
+                                                  : NULL;
     if (key) {
-      say(err, n, "problem key '%s': only meaningful with op=han", key);
+      say(err, n, "problem key '%s': only meaningful with op=han%s", key,
+          strcmp(key, "da") ? "" : ", or op=attn with score=additive or mode=local-p");
       return ATTN_EINVAL;
     }
     return ATTN_OK;
@@ -286,6 +315,70 @@ static attn_status validate_han(const attn_problem *p, char *err, size_t n) {
   return ATTN_OK;
 }
 
+/* The weights of a score or mode, and the per-key and per-query
+ * projections through them (in double in the reference), must be
+ * addressable. */
+static attn_status validate_weight_sizes(const attn_problem *p, char *err, size_t n) {
+  const int additive = p->score == ATTN_SCORE_ADDITIVE, local_p = p->mode == ATTN_MODE_LOCAL_P;
+  const struct {
+    int used;
+    const char *key;
+    int64_t dims[5];
+  } sizes[] = {{p->score == ATTN_SCORE_GENERAL, "d", {p->d, p->d, 8, 1, 1}},
+               {additive || local_p, "da", {p->da, p->d, 8, 1, 1}},
+               {additive, "da", {p->b, p->hkv, p->lk, p->da, 8}},
+               {additive || local_p, "da", {p->b, p->h, p->lq, p->da, 8}}};
+  for (int i = 0; i < COUNT(sizes); i++) {
+    const int64_t bytes = sizes[i].used ? checked_product(sizes[i].dims, 5) : 1;
+    if (!bytes || (uint64_t)bytes > (uint64_t)SIZE_MAX / 2) {
+      say(err, n, "problem key '%s': the weights of score=%s, mode=%s are too large to address", sizes[i].key,
+          attn_score_name(p->score), attn_mode_name(p->mode));
+      return ATTN_ENOMEM;
+    }
+  }
+  return ATTN_OK;
+}
+
+/* score, mode and window (op=attn only), and da where they use it. */
+static attn_status validate_seq2seq(const attn_problem *p, char *err, size_t n) {
+  if ((unsigned)p->score >= (unsigned)COUNT(score_names) ||
+      (unsigned)p->mode >= (unsigned)COUNT(mode_names)) {
+    say(err, n, "problem key '%s': not a known value",
+        (unsigned)p->mode >= (unsigned)COUNT(mode_names) ? "mode" : "score");
+    return ATTN_EINVAL;
+  }
+  const char *key = p->score != ATTN_SCORE_SCALED ? "score"
+                    : p->mode != ATTN_MODE_SOFT   ? "mode"
+                    : p->window                   ? "window"
+                                                  : NULL;
+  if (p->op != ATTN_OP_ATTN && key) {
+    say(err, n, "problem key '%s': only meaningful with op=attn", key);
+    return ATTN_EINVAL;
+  }
+  const int local = p->mode == ATTN_MODE_LOCAL_M || p->mode == ATTN_MODE_LOCAL_P;
+  if (!local && p->window) {
+    say(err, n, "problem key 'window': only meaningful with mode=local-m or mode=local-p");
+    return ATTN_EINVAL;
+  }
+  if (p->window < 0 || p->window > WINDOW_MAX) {
+    say(err, n, "problem key 'window': %" PRId64 " is not a half-width in 0..2^40", p->window);
+    return ATTN_EINVAL;
+  }
+  if (p->mode == ATTN_MODE_LOCAL_P && p->window < 1) {
+    say(err, n, "problem key 'window': local-p needs window >= 1 (sigma = window/2)");
+    return ATTN_EINVAL;
+  }
+  if (p->score == ATTN_SCORE_ADDITIVE && p->scale != 0) {
+    say(err, n, "problem key 'scale': scale= does not apply to score=additive");
+    return ATTN_EINVAL;
+  }
+  if (attn_uses_da(p) && p->da < 1) {
+    say(err, n, "problem key 'da': %" PRId64 " is not a positive attention width", p->da);
+    return ATTN_EINVAL;
+  }
+  return validate_weight_sizes(p, err, n);
+}
+
 attn_status attn_problem_validate(const attn_problem *p, char *err, size_t n) {
   for (int i = 0; i < COUNT(keys); i++) {
     if (keys[i].kind != KEY_SIZE) continue;
@@ -300,6 +393,8 @@ attn_status attn_problem_validate(const attn_problem *p, char *err, size_t n) {
       return ATTN_EINVAL;
     }
   }
+  attn_status s = validate_seq2seq(p, err, n);
+  if (s != ATTN_OK) return s;
   if (p->op == ATTN_OP_DECODE) {
     if (p->steps < 1) {
       say(err, n, "problem key 'steps' is required for op=decode");
@@ -321,7 +416,7 @@ attn_status attn_problem_validate(const attn_problem *p, char *err, size_t n) {
     say(err, n, "problem key 'steps': only meaningful with op=decode");
     return ATTN_EINVAL;
   }
-  attn_status s = validate_mha(p, err, n);
+  s = validate_mha(p, err, n);
   if (s == ATTN_OK) s = validate_han(p, err, n);
   if (s != ATTN_OK) return s;
   if (p->op == ATTN_OP_HAN) return ATTN_OK; /* the levels' attention sizes follow from the above */
@@ -434,10 +529,22 @@ attn_status attn_problem_parse(const char *s, attn_problem *p, char *err, size_t
     p->lk = p->words > 0 ? p->words : 1;
     p->dv = p->d;
   }
+  const int local = p->mode == ATTN_MODE_LOCAL_M || p->mode == ATTN_MODE_LOCAL_P;
+  const unsigned window_bit = 1u << (find_key("window") - keys);
+  if (local && p->op == ATTN_OP_ATTN && !(seen & window_bit)) {
+    say(err, n, "problem key 'window' is required: mode=%s needs window=D (the half-width)",
+        attn_mode_name(p->mode));
+    return ATTN_EINVAL;
+  }
+  if (!local && (seen & window_bit)) { /* window=0 would otherwise pass unnoticed */
+    say(err, n, "problem key 'window': only meaningful with mode=local-m or mode=local-p");
+    return ATTN_EINVAL;
+  }
   if (p->op == ATTN_OP_DECODE && p->lq == UNSET) p->lq = 1;
   if (p->hkv == UNSET) p->hkv = p->h;
   if (p->lk == UNSET) p->lk = p->lq;
   if (p->dv == UNSET) p->dv = p->d;
+  if (attn_uses_da(p) && !p->da && p->d != UNSET) p->da = p->d;
   return attn_problem_validate(p, err, n);
 }
 
@@ -497,6 +604,17 @@ char *attn_problem_format(const attn_problem *p, char *buf, size_t n) {
     case KEY_LENS:
       for (int j = 0; j < p->nlens; j++) at = append(buf, n, at, "%s%d", j ? ":" : ",lens=", (int)p->lens[j]);
       break;
+    case KEY_SCORE:
+      if (p->score != ATTN_SCORE_SCALED)
+        at = append(buf, n, at, "%sscore=%s", sep, attn_score_name(p->score));
+      break;
+    case KEY_MODE:
+      if (p->mode != ATTN_MODE_SOFT) at = append(buf, n, at, "%smode=%s", sep, attn_mode_name(p->mode));
+      break;
+    case KEY_WINDOW:
+      if (p->mode == ATTN_MODE_LOCAL_M || p->mode == ATTN_MODE_LOCAL_P)
+        at = append(buf, n, at, "%swindow=%" PRId64, sep, p->window);
+      break;
     }
   }
   return buf;
@@ -509,20 +627,71 @@ int64_t attn_kv_elems(const attn_problem *p) { return p->b * p->hkv * p->lk * p-
 int64_t attn_v_elems(const attn_problem *p) { return p->b * p->hkv * p->lk * p->dv; }
 int64_t attn_o_elems(const attn_problem *p) { return p->b * p->h * p->lq * p->dv; }
 
+int64_t attn_w_elems(const attn_problem *p) { return p->score == ATTN_SCORE_GENERAL ? p->d * p->d : 0; }
+int64_t attn_wa_elems(const attn_problem *p) { return p->score == ATTN_SCORE_ADDITIVE ? p->da * p->d : 0; }
+int64_t attn_u_elems(const attn_problem *p) { return p->score == ATTN_SCORE_ADDITIVE ? p->da : 0; }
+int64_t attn_wp_elems(const attn_problem *p) { return p->mode == ATTN_MODE_LOCAL_P ? p->da * p->d : 0; }
+int64_t attn_vp_elems(const attn_problem *p) { return p->mode == ATTN_MODE_LOCAL_P ? p->da : 0; }
+
+/* The keys query row i of batch bi attends to: the mask's prefix, cut to the
+ * window for local-m. local-p's centres depend on the data, so it counts the
+ * upper bound min(prefix, 2 * window + 1). */
+static double row_pairs(const attn_problem *p, const int32_t *lens, int64_t bi, int64_t i) {
+  const int64_t end = attn_visible_end(p, lens, bi, i);
+  if (p->mode == ATTN_MODE_LOCAL_M) {
+    int64_t lo, hi;
+    attn_window(p, (double)attn_local_m_centre(p, i), end, &lo, &hi);
+    return (double)(hi - lo);
+  }
+  if (p->mode == ATTN_MODE_LOCAL_P) {
+    const int64_t width = 2 * p->window + 1;
+    return (double)(end < width ? end : width);
+  }
+  return (double)end;
+}
+
 double attn_visible_pairs(const attn_problem *p, const int32_t *lens) {
+  const int windowed = p->mode == ATTN_MODE_LOCAL_M || p->mode == ATTN_MODE_LOCAL_P;
   double pairs = 0;
   for (int64_t bi = 0; bi < p->b; bi++) {
-    if (p->mask == ATTN_MASK_NONE || p->mask == ATTN_MASK_PAD) {
+    if (!windowed && (p->mask == ATTN_MASK_NONE || p->mask == ATTN_MASK_PAD)) {
       pairs += (double)p->lq * (double)(p->mask == ATTN_MASK_PAD ? lens[bi] : p->lk);
       continue;
     }
-    for (int64_t i = 0; i < p->lq; i++) pairs += (double)attn_visible_end(p, lens, bi, i);
+    for (int64_t i = 0; i < p->lq; i++) pairs += row_pairs(p, lens, bi, i);
   }
   return pairs * (double)p->h;
 }
 
+/* FLOPs per visible pair of the score: a dot product of length d, or for
+ * additive the add, the tanh (counted as one) and the multiply-add by u per
+ * unit of da. */
+static double score_pair_flops(const attn_problem *p) {
+  return p->score == ATTN_SCORE_ADDITIVE ? 3.0 * (double)p->da : 2.0 * (double)p->d;
+}
+
+/* FLOPs of a score's or a mode's work per query row or per key, independent
+ * of the pairs: the fold Q W, the norms, the projections W1 K and W2 Q, and
+ * local-p's Wp Q for the centres. */
+static double fixed_flops(const attn_problem *p) {
+  const double rows = (double)(p->b * p->h) * (double)p->lq, keys = (double)(p->b * p->hkv) * (double)p->lk;
+  const double d = (double)p->d, da = (double)p->da;
+  double f = 0;
+  if (p->score == ATTN_SCORE_GENERAL) f += 2 * rows * d * d;
+  if (p->score == ATTN_SCORE_COSINE) f += 3 * (rows + keys) * d;
+  if (p->score == ATTN_SCORE_ADDITIVE) f += 2 * (keys + rows) * da * d;
+  if (p->mode == ATTN_MODE_LOCAL_P) f += 2 * rows * da * d;
+  return f;
+}
+
 double attn_flops(const attn_problem *p, const int32_t *lens) {
-  return 2.0 * (double)(p->d + p->dv) * attn_visible_pairs(p, lens) + attn_projection_flops(p);
+  const double pairs = attn_visible_pairs(p, lens);
+  const double pv = p->mode == ATTN_MODE_HARD ? 0 : 2.0 * (double)p->dv; /* hard copies one value row */
+  return (score_pair_flops(p) + pv) * pairs + fixed_flops(p) + attn_projection_flops(p);
+}
+
+double attn_tanh_evals(const attn_problem *p, const int32_t *lens) {
+  return p->score == ATTN_SCORE_ADDITIVE ? (double)p->da * attn_visible_pairs(p, lens) : 0;
 }
 
 double attn_projection_flops(const attn_problem *p) {

@@ -8,7 +8,9 @@
 #include <string.h>
 
 #define FLOPS_NOTE                                                                                           \
-  "GFLOP/s = (2*(d+dv) * visible query-key pairs, plus the GEMMs of op=mha and op=han) / median time"
+  "GFLOP/s = (2*(d+dv) * visible query-key pairs, plus the GEMMs of op=mha and op=han; other scores and "    \
+  "modes as attn_flops in include/attnbench/problem.h, nominal for mode=local-p) / median time"
+#define TANH_NOTE     "Gtanh/s = tanh evaluations of score=additive (da per visible pair) / median time"
 #define CPU_TIME_NOTE "cpu_time repeats real_time: only wall-clock time is measured"
 #define ROOF_NOTE                                                                                            \
   "%roof = GFLOP/s as % of min(fp32 FMA peak of the best ISA at the row's threads, bytes moved at least "    \
@@ -108,6 +110,7 @@ static json_t *context_json(const bench_report *r) {
   json_object_set_new(c, "cache_mode", json_string(r->cache_mode ? r->cache_mode : "warm"));
   if (r->interrupted) json_object_set_new(c, "interrupted", json_true());
   json_object_set_new(c, "flops_convention", json_string(FLOPS_NOTE));
+  json_object_set_new(c, "tanh_convention", json_string(TANH_NOTE));
   json_object_set_new(c, "roofline_convention", json_string(ROOF_NOTE));
   if (r->peak) {
     json_object_set_new(c, "roofline_measured", json_string(r->peak->measured));
@@ -185,6 +188,8 @@ static json_t *median_json(const bench_row *w, size_t index) {
   json_object_set_new(b, "workspace_mib", json_real(w->workspace_mib));
   json_object_set_new(b, "flops", json_real(w->flops));
   json_object_set_new(b, "gflops", json_real(w->gflops));
+  json_object_set_new(b, "gtanh_s", w->tanh_evals > 0 ? json_real(w->gtanh_s) : json_null());
+  if (w->tanh_evals > 0) json_object_set_new(b, "tanh_evals", json_real(w->tanh_evals));
   if (w->roof_gflops > 0) {
     json_object_set_new(b, "roof_gflops", json_real(w->roof_gflops));
     json_object_set_new(b, "pct_peak", json_real(w->pct_peak));
@@ -199,6 +204,7 @@ static json_t *median_json(const bench_row *w, size_t index) {
 }
 
 static double gflops_at(const bench_row *w, double ms) { return ms > 0 ? w->flops / (ms * 1e6) : 0; }
+static double gtanh_at(const bench_row *w, double ms) { return ms > 0 ? w->tanh_evals / (ms * 1e6) : 0; }
 
 /* One entry per repetition, then the aggregates, as Google Benchmark writes
  * them with --benchmark_repetitions. Counters are top-level keys; an
@@ -216,6 +222,7 @@ static void append_case(json_t *arr, const bench_row *w, size_t index) {
     json_object_set_new(b, "repetition_index", json_integer(i));
     set_time(b, w->st.ms[i], 1);
     json_object_set_new(b, "gflops", json_real(gflops_at(w, w->st.ms[i])));
+    if (w->tanh_evals > 0) json_object_set_new(b, "gtanh_s", json_real(gtanh_at(w, w->st.ms[i])));
     if (w->roof_gflops > 0)
       json_object_set_new(b, "pct_peak", json_real(100 * gflops_at(w, w->st.ms[i]) / w->roof_gflops));
     json_array_append_new(arr, b);
@@ -233,6 +240,8 @@ static void append_case(json_t *arr, const bench_row *w, size_t index) {
     json_t *b = entry_json(w, index, aggs[a].name);
     set_time(b, aggs[a].ms, n);
     json_object_set_new(b, "gflops", json_real(aggs[a].gflops));
+    if (w->tanh_evals > 0 && strcmp(aggs[a].name, "stddev"))
+      json_object_set_new(b, "gtanh_s", json_real(gtanh_at(w, aggs[a].ms)));
     json_array_append_new(arr, b);
   }
 }
@@ -279,20 +288,23 @@ static const char *cache_mode(const bench_report *r) { return r->cache_mode ? r-
 static void write_csv(FILE *f, const bench_report *r) {
   fprintf(f, "backend,problem,threads,bind,cache,median_ms,min_ms,max_ms,q1_ms,q3_ms,ci_lo_ms,ci_hi_ms,ci_"
              "level,reps,"
-             "plan_ms,workspace_mib,gflops,pct_peak,flops,status,verified,note\n");
+             "plan_ms,workspace_mib,gflops,gtanh_s,pct_peak,flops,status,verified,note\n");
   for (size_t i = 0; i < r->n; i++) {
     const bench_row *w = &r->rows[i];
     if (w->declined || w->skipped || w->why[0]) {
-      fprintf(f, "%s,\"%s\",%d,%s,%s,,,,,,,,,,,,,,,%s,,\"%s\"\n", w->backend, w->problem, w->threads, r->bind,
-              cache_mode(r), row_status(w), w->why);
+      fprintf(f, "%s,\"%s\",%d,%s,%s,,,,,,,,,,,,,,,,%s,,\"%s\"\n", w->backend, w->problem, w->threads,
+              r->bind, cache_mode(r), row_status(w), w->why);
       continue;
     }
+    char gtanh[32] = "";
+    if (w->tanh_evals > 0) snprintf(gtanh, sizeof gtanh, "%.3f", w->gtanh_s);
     fprintf(f,
-            "%s,\"%s\",%d,%s,%s,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.4f,%d,%.3f,%.3f,%.3f,%.1f,%.0f,ok,%s,\"%"
-            "s\"\n",
+            "%s,\"%s\",%d,%s,%s,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.4f,%d,%.3f,%.3f,%.3f,%s,%.1f,%.0f,ok,%s,"
+            "\"%s\"\n",
             w->backend, w->problem, w->threads, r->bind, cache_mode(r), w->st.median_ms, w->st.min_ms,
             w->st.max_ms, w->st.q1_ms, w->st.q3_ms, w->st.ci_lo_ms, w->st.ci_hi_ms, w->st.ci_level,
-            w->st.reps, w->plan_ms, w->workspace_mib, w->gflops, w->pct_peak, w->flops, w->verified, w->note);
+            w->st.reps, w->plan_ms, w->workspace_mib, w->gflops, gtanh, w->pct_peak, w->flops, w->verified,
+            w->note);
   }
 }
 
@@ -310,7 +322,7 @@ static void write_header(FILE *f, const bench_report *r, const char *prefix) {
           r->bind_cpus[0] ? " (cpus " : "", r->bind_cpus, r->membind[0] ? ", memory " : "", r->membind,
           r->bind_cpus[0] ? ")" : "", cache_mode(r), FLOPS_NOTE, r->peak_rss_mib);
   if (r->interrupted) fprintf(f, "%sinterrupted: the rows are the cases done before Ctrl-C\n", prefix);
-  fprintf(f, "%sspread = (q3-q1)/median; %s\n", prefix, CI_NOTE);
+  fprintf(f, "%sspread = (q3-q1)/median; %s; %s\n", prefix, CI_NOTE, TANH_NOTE);
   if (r->peak)
     fprintf(f, "%s%s; peak %.1f GFLOP/s, read %.1f GB/s at %d thread(s), measured %s\n", prefix, ROOF_NOTE,
             bench_peak_gflops(r->peak, NULL, r->thread_counts[r->nthread_counts - 1]),
@@ -325,13 +337,14 @@ static void write_table(FILE *f, const bench_report *r, int md) {
   write_header(f, r, md ? "" : "# ");
   if (md)
     fprintf(
-        f, "\n| backend | threads | median ms | min ms | spread | ci95 | reps | plan ms | GFLOP/s | %%roof | "
-           "verified | note | problem |\n"
-           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|\n");
+        f,
+        "\n| backend | threads | median ms | min ms | spread | ci95 | reps | plan ms | GFLOP/s | Gtanh/s | "
+        "%%roof | verified | note | problem |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|\n");
   else
-    fprintf(f, "%-8s%s%3s%s%11s%s%10s%s%7s%s%7s%s%4s%s%8s%s%8s%s%5s%s%-9s%s%-22s%s%s\n", "backend", sep,
+    fprintf(f, "%-8s%s%3s%s%11s%s%10s%s%7s%s%7s%s%4s%s%8s%s%8s%s%8s%s%5s%s%-9s%s%-22s%s%s\n", "backend", sep,
             "thr", sep, "median_ms", sep, "min_ms", sep, "spread", sep, "ci95", sep, "reps", sep, "plan_ms",
-            sep, "GFLOP/s", sep, "%roof", sep, "verified", sep, "note", sep, "problem");
+            sep, "GFLOP/s", sep, "Gtanh/s", sep, "%roof", sep, "verified", sep, "note", sep, "problem");
   for (size_t i = 0; i < r->n; i++) {
     const bench_row *w = &r->rows[i];
     const char *lead = md ? "| " : "", *tail = md ? " |" : "";
@@ -339,22 +352,23 @@ static void write_table(FILE *f, const bench_report *r, int md) {
       char msg[ERRLEN + 16];
       snprintf(msg, sizeof msg, "%s: %s", row_status(w), w->why);
       if (md)
-        fprintf(f, "| %s | %d | - | - | - | - | - | - | - | - | - | %s | %s |\n", w->backend, w->threads, msg,
-                w->problem);
+        fprintf(f, "| %s | %d | - | - | - | - | - | - | - | - | - | - | %s | %s |\n", w->backend, w->threads,
+                msg, w->problem);
       else
-        fprintf(f, "%-8s%s%3d%s%11s%s%10s%s%7s%s%7s%s%4s%s%8s%s%8s%s%5s%s%-9s%s%-22s%s%s\n", w->backend, sep,
-                w->threads, sep, "-", sep, "-", sep, "-", sep, "-", sep, "-", sep, "-", sep, "-", sep, "-",
-                sep, "-", sep, msg, sep, w->problem);
+        fprintf(f, "%-8s%s%3d%s%11s%s%10s%s%7s%s%7s%s%4s%s%8s%s%8s%s%8s%s%5s%s%-9s%s%-22s%s%s\n", w->backend,
+                sep, w->threads, sep, "-", sep, "-", sep, "-", sep, "-", sep, "-", sep, "-", sep, "-", sep,
+                "-", sep, "-", sep, "-", sep, msg, sep, w->problem);
       continue;
     }
-    char spread[16], ci[40], roof[16] = "-";
+    char spread[16], ci[40], roof[16] = "-", gtanh[32] = "-";
     snprintf(spread, sizeof spread, "%.1f%%", spread_pct(&w->st));
     if (w->roof_gflops > 0) snprintf(roof, sizeof roof, "%.0f%%", w->pct_peak);
+    if (w->tanh_evals > 0) snprintf(gtanh, sizeof gtanh, "%.2f", w->gtanh_s);
     ci_cell(&w->st, md ? 0 : 7, ci, sizeof ci);
-    fprintf(f, "%s%-8s%s%3d%s%11.3f%s%10.3f%s%7s%s%s%s%4d%s%8.1f%s%8.1f%s%5s%s%-9s%s%-22s%s%s%s\n", lead,
+    fprintf(f, "%s%-8s%s%3d%s%11.3f%s%10.3f%s%7s%s%s%s%4d%s%8.1f%s%8.1f%s%8s%s%5s%s%-9s%s%-22s%s%s%s\n", lead,
             w->backend, sep, w->threads, sep, w->st.median_ms, sep, w->st.min_ms, sep, spread, sep, ci, sep,
-            w->st.reps, sep, w->plan_ms, sep, w->gflops, sep, roof, sep, w->verified, sep, w->note, sep,
-            w->problem, tail);
+            w->st.reps, sep, w->plan_ms, sep, w->gflops, sep, gtanh, sep, roof, sep, w->verified, sep,
+            w->note, sep, w->problem, tail);
   }
 }
 

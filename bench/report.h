@@ -21,6 +21,7 @@ typedef struct bench_row {
   bench_stats st;
   double flops;                 /* per run, visible pairs only */
   double gflops;                /* flops / median */
+  double tanh_evals, gtanh_s;   /* score=additive: tanh evaluations per run, per second / 1e9; else 0 */
   double roof_gflops, pct_peak; /* the roofline bound for this case and gflops as % of it; 0: none */
   double step_us, tokens_per_s; /* op=decode: median time per step, tokens per second */
 } bench_row;

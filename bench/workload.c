@@ -443,7 +443,8 @@ double workload_bytes(const workload *w) {
                 (double)(p->b * p->h * p->steps) * (double)(p->d + p->dv));
   }
   const attn_problem *a = &w->full;
-  return f * (double)(attn_q_elems(a) + attn_kv_elems(a) + attn_v_elems(a) + attn_o_elems(a));
+  return f * ((double)(attn_q_elems(a) + attn_kv_elems(a) + attn_v_elems(a) + attn_o_elems(a)) +
+              bench_weight_elems(a));
 }
 
 /* n rows spread evenly over 0..m-1 (all of them when max is 0 or >= m);

@@ -19,4 +19,15 @@ void compare_end(const compare_state *st, attn_compare *res);
 /* Higham's gamma_n for fp32 (tolerance.c). */
 double compare_gamma32(double n);
 
+/* The tolerance model's pieces the oracle needs too (tolerance.c), for a
+ * backend whose exp has relative error e and whose tanh absolute error t.
+ * The bound on held row slot's score error (dscore, README.md): */
+double oracle_score_error(const attn_oracle *o, int64_t slot, double t);
+/* mode=local-p: the bound dp on the error of the row's centre p_t. */
+double oracle_position_error(const attn_oracle *o, int64_t slot, double e, double t);
+/* The slack an alternative of the row may need (attn_oracle_alt.need) and
+ * still be admissible: hard the score error, local-p the distance by which a
+ * key's side of the window boundary may differ; 0 for other modes. */
+double oracle_alt_slack(const attn_oracle *o, int64_t slot, double e, double t);
+
 #endif

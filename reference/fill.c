@@ -79,6 +79,27 @@ void attn_fill_inputs(const attn_problem *p, float *q, float *k, float *v, int32
   }
 }
 
+/* Weights of [-1, 1] / sqrt(d) keep s^T W h, W1 h + W2 s and Wp s of the
+ * order of a dot product over sqrt(d) (tanh neither saturated nor linear);
+ * vp . tanh(Wp s) of order 4 spreads local-p's centres lk * sigmoid(.) across
+ * the keys rather than bunching them in the middle. Streams 20..25: no other
+ * fill draws from them. */
+void attn_fill_weights(const attn_problem *p, float *w, float *w1, float *w2, float *u, float *wp,
+                       float *vp) {
+  const float ws = (float)(1 / sqrt((double)p->d)), vs = p->da > 0 ? (float)(4 / sqrt((double)p->da)) : 0;
+  const struct {
+    float *x;
+    int64_t n;
+    float lim;
+  } weights[] = {{w, attn_w_elems(p), ws}, {w1, attn_wa_elems(p), ws}, {w2, attn_wa_elems(p), ws},
+                 {u, attn_u_elems(p), 1},  {wp, attn_wp_elems(p), ws}, {vp, attn_vp_elems(p), vs}};
+  for (int i = 0; i < 6; i++) {
+    if (!weights[i].x) continue;
+    rng r = rng_for(p, 20 + (uint64_t)i);
+    fill_uniform(&r, weights[i].x, weights[i].n, -weights[i].lim, weights[i].lim);
+  }
+}
+
 /* X_q, X_kv uniform in [-1, 1]; each weight uniform in [-1, 1] / sqrt(rows),
  * so that every projection is of order one whatever the model width and the
  * attention sees scores of the same order as with fill=random. Powers of two

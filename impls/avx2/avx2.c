@@ -13,6 +13,8 @@
 #include "attnbench/cpu.h"
 #include "avx2_kernels.h"
 #include "avx2_plan.h"
+#include "common/mem.h"
+#include "common/seq2seq.h"
 #include "common/variant.h"
 
 /* Block sizes by cache size, first matching row wins. Bigger row blocks
@@ -60,6 +62,8 @@ static avx2_block_row machine_blocks(void) {
   return row;
 }
 
+#define AVX2_LOG2E 1.4426950408889634074
+
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 static int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
 static int64_t gcd64(int64_t a, int64_t b) { return b ? gcd64(b, a % b) : a; }
@@ -67,10 +71,11 @@ static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
 
 /* Bytes of one thread's scratch. */
 static size_t ws_bytes(int64_t rows, int64_t keys, int64_t d, int64_t dvp) {
+  const size_t tiles = (size_t)(rows / AVX2_MR + 1);
   return align64((size_t)(rows * d) * sizeof(float)) + align64((size_t)(d * keys) * sizeof(float)) +
          align64((size_t)(rows * keys) * sizeof(float)) + align64((size_t)(rows * dvp) * sizeof(float)) +
-         3 * align64((size_t)rows * sizeof(float)) + 2 * align64((size_t)rows * sizeof(int64_t)) +
-         align64((size_t)(rows / AVX2_MR + 1) * sizeof(int64_t));
+         4 * align64((size_t)rows * sizeof(float)) + 6 * align64((size_t)rows * sizeof(int64_t)) +
+         2 * align64(tiles * sizeof(int64_t));
 }
 
 /* Everything plan() decides, without allocating: shared with workspace_size. */
@@ -78,12 +83,14 @@ static void avx2_layout(const attn_problem *p, int threads, avx2_plan *pl) {
   const avx2_block_row row = machine_blocks();
   avx2_blocking blk = row.blk;
   const int64_t dvp = round_up(p->dv, AVX2_NR);
+  const int64_t da =
+      p->score == ATTN_SCORE_ADDITIVE || p->mode == ATTN_MODE_LOCAL_P ? (p->da > 0 ? p->da : p->d) : 0;
+  const int64_t dk = p->score == ATTN_SCORE_ADDITIVE ? da : p->d;
   /* Large head dims: shrink the row block, then the key block, until a
    * thread's working set is at most half of L2. */
   const size_t budget = row.l2 > 0 ? (size_t)row.l2 / 2 : (size_t)256 * 1024;
-  while (blk.rows > AVX2_MR && ws_bytes(blk.rows, blk.keys, p->d, dvp) > budget) blk.rows -= AVX2_MR;
-  while (blk.keys > AVX2_MIN_KEY_BLOCK && ws_bytes(blk.rows, blk.keys, p->d, dvp) > budget)
-    blk.keys -= AVX2_NR;
+  while (blk.rows > AVX2_MR && ws_bytes(blk.rows, blk.keys, dk, dvp) > budget) blk.rows -= AVX2_MR;
+  while (blk.keys > AVX2_MIN_KEY_BLOCK && ws_bytes(blk.rows, blk.keys, dk, dvp) > budget) blk.keys -= AVX2_NR;
 
   const int64_t group = p->h / p->hkv, heads = p->b * p->hkv;
   /* Positions per block in units that make rows a multiple of AVX2_MR, so
@@ -116,7 +123,12 @@ static void avx2_layout(const attn_problem *p, int threads, avx2_plan *pl) {
   pl->nqb = nqb;
   pl->items = heads * nqb;
   pl->dvp = dvp;
-  pl->qscale = (float)((double)attn_scale(p) * 1.4426950408889634074);
+  pl->da = da;
+  pl->dk = dk;
+  /* additive has no scale: its log2(e) goes into u (ul), and the queries
+   * are copied as they are. */
+  pl->qscale = p->score == ATTN_SCORE_ADDITIVE ? 1.0f : (float)((double)attn_scale(p) * AVX2_LOG2E);
+  pl->gauss_k2 = p->window > 0 ? (float)(-2 * AVX2_LOG2E / ((double)p->window * (double)p->window)) : 0;
   /* ...then split the key range (flash-decoding), at key-block boundaries
    * so that a row is rescaled no more often than without the split. */
   const int64_t nkb = ceil_div(p->lk, blk.keys);
@@ -133,30 +145,98 @@ static size_t partial_bytes(const avx2_plan *pl) {
   return pl->nsplit > 1 ? (size_t)(pl->items * pl->nsplit * pl->rows * (pl->dvp + 2)) * sizeof(float) : 0;
 }
 
+static size_t parg_bytes(const avx2_plan *pl) {
+  return pl->nsplit > 1 && pl->p.mode == ATTN_MODE_HARD
+             ? (size_t)(pl->items * pl->nsplit * pl->rows) * sizeof(int64_t)
+             : 0;
+}
+
+/* The buffers the scores and modes prepare once per run (avx2_plan). */
+typedef struct avx2_prep_sizes {
+  size_t qx, kx, w1t, w2t, ul, wpt, proj, centres; /* floats */
+} avx2_prep_sizes;
+
+static avx2_prep_sizes prep_sizes(const avx2_plan *pl) {
+  const attn_problem *p = &pl->p;
+  const size_t nq = (size_t)(p->b * p->h * p->lq), nk = (size_t)(p->b * p->hkv * p->lk);
+  const size_t d = (size_t)p->d, da = (size_t)pl->da, dk = (size_t)pl->dk;
+  avx2_prep_sizes z = {0, 0, 0, 0, 0, 0, 0, 0};
+  if (p->score == ATTN_SCORE_GENERAL || p->score == ATTN_SCORE_COSINE || p->score == ATTN_SCORE_ADDITIVE)
+    z.qx = nq * dk;
+  if (p->score == ATTN_SCORE_COSINE || p->score == ATTN_SCORE_ADDITIVE) z.kx = nk * dk;
+  if (p->score == ATTN_SCORE_ADDITIVE) z.w1t = z.w2t = d * da, z.ul = da;
+  if (p->mode == ATTN_MODE_LOCAL_P) z.wpt = d * da, z.proj = nq * da, z.centres = nq;
+  return z;
+}
+
+static size_t prep_bytes(const avx2_prep_sizes *z) {
+  const size_t n[] = {z->qx, z->kx, z->w1t, z->w2t, z->ul, z->wpt, z->proj, z->centres};
+  size_t bytes = 0;
+  for (size_t i = 0; i < sizeof n / sizeof n[0]; i++) bytes += align64(n[i] * sizeof(float));
+  return bytes;
+}
+
 static size_t arena_bytes(const avx2_plan *pl) {
+  const avx2_prep_sizes z = prep_sizes(pl);
   return align64((size_t)pl->threads * sizeof(avx2_ws)) +
-         (size_t)pl->threads * ws_bytes(pl->rows, pl->blk.keys, pl->p.d, pl->dvp) +
-         align64(partial_bytes(pl));
+         (size_t)pl->threads * ws_bytes(pl->rows, pl->blk.keys, pl->dk, pl->dvp) +
+         align64(partial_bytes(pl)) + align64(parg_bytes(pl)) + prep_bytes(&z);
+}
+
+/* The GEMMs of the preparation, m == 0 where a problem has none:
+ * [0] general's Q W; [1] Q times a [d][da] matrix (additive's W2^T,
+ * local-p's Wp^T: one shape, one plan); [2] additive's K W1^T. */
+enum { AVX2_GEMM_W, AVX2_GEMM_QA, AVX2_GEMM_KA, AVX2_GEMMS };
+
+static void prep_gemms(const avx2_plan *pl, attn_gemm_shape g[AVX2_GEMMS]) {
+  const attn_problem *p = &pl->p;
+  const int64_t nq = p->b * p->h * p->lq, nk = p->b * p->hkv * p->lk;
+  const int additive = p->score == ATTN_SCORE_ADDITIVE;
+  g[AVX2_GEMM_W] = (attn_gemm_shape){p->score == ATTN_SCORE_GENERAL ? nq : 0, p->d, p->d};
+  g[AVX2_GEMM_QA] = (attn_gemm_shape){additive || p->mode == ATTN_MODE_LOCAL_P ? nq : 0, pl->da, p->d};
+  g[AVX2_GEMM_KA] = (attn_gemm_shape){additive ? nk : 0, pl->da, p->d};
+}
+
+/* What gemm_blocked_plan allocates for shape g (its packed B panel and one
+ * packed A block per thread), for workspace_size. */
+static size_t gemm_bytes(const attn_gemm_shape *g, int threads) {
+  const int64_t kc = g->k < GEMM_KC ? g->k : GEMM_KC, nr = avx2_sgemm_6x16.nr;
+  int64_t nc = (g->n + nr - 1) / nr * nr;
+  if (nc > GEMM_NC) nc = GEMM_NC;
+  return (size_t)(kc * nc + (int64_t)threads * GEMM_MC * kc) * sizeof(float);
 }
 
 static int avx2_available(void) { return attn_cpu_has_avx2(); }
 
 static attn_status avx2_supports(const attn_problem *p, char *why, size_t n) {
-  attn_status vs =
-      attn_variant_supported(p, ATTN_SCORE_BIT(ATTN_SCORE_SCALED) | ATTN_SCORE_BIT(ATTN_SCORE_DOT),
-                             ATTN_MODE_BIT(ATTN_MODE_SOFT), "avx2", why, n);
+  const unsigned scores = ATTN_SCORE_BIT(ATTN_SCORE_SCALED) | ATTN_SCORE_BIT(ATTN_SCORE_DOT) |
+                          ATTN_SCORE_BIT(ATTN_SCORE_GENERAL) | ATTN_SCORE_BIT(ATTN_SCORE_COSINE) |
+                          ATTN_SCORE_BIT(ATTN_SCORE_ADDITIVE);
+  const unsigned modes = ATTN_MODE_BIT(ATTN_MODE_SOFT) | ATTN_MODE_BIT(ATTN_MODE_HARD) |
+                         ATTN_MODE_BIT(ATTN_MODE_LOCAL_M) | ATTN_MODE_BIT(ATTN_MODE_LOCAL_P);
+  attn_status vs = attn_variant_supported(p, scores, modes, "avx2", why, n);
   if (vs != ATTN_OK) return vs;
   if (p->dtype != ATTN_F32) {
     snprintf(why, n, "only f32");
     return ATTN_UNSUPPORTED;
   }
+  if (p->mode == ATTN_MODE_LOCAL_P && p->window < 1) {
+    snprintf(why, n, "local-p needs window >= 1 (sigma = window/2)");
+    return ATTN_EINVAL;
+  }
   return ATTN_OK;
 }
 
 static size_t avx2_workspace(const attn_problem *p, const attn_config *cfg) {
+  const int threads = cfg->threads > 0 ? cfg->threads : 1;
   avx2_plan pl;
-  avx2_layout(p, cfg->threads > 0 ? cfg->threads : 1, &pl);
-  return arena_bytes(&pl);
+  avx2_layout(p, threads, &pl);
+  attn_gemm_shape g[AVX2_GEMMS];
+  prep_gemms(&pl, g);
+  size_t bytes = arena_bytes(&pl);
+  for (int i = 0; i < AVX2_GEMMS; i++)
+    if (g[i].m > 0) bytes += gemm_bytes(&g[i], threads);
+  return bytes;
 }
 
 static char *carve(char **at, size_t bytes) {
@@ -165,9 +245,87 @@ static char *carve(char **at, size_t bytes) {
   return p;
 }
 
+static void avx2_destroy(void *plan) {
+  avx2_plan *pl = plan;
+  if (!pl) return;
+  gemm_blocked_destroy(pl->gemm_w);
+  gemm_blocked_destroy(pl->gemm_qa);
+  gemm_blocked_destroy(pl->gemm_ka);
+  free(pl->arena);
+  free(pl);
+}
+
+static void carve_ws(avx2_plan *pl, char **at) {
+  const int64_t rows = pl->rows, keys = pl->blk.keys, d = pl->dk, tiles = rows / AVX2_MR + 1;
+  const size_t fr = (size_t)rows * sizeof(float), ir = (size_t)rows * sizeof(int64_t);
+  for (int i = 0; i < pl->threads; i++) {
+    avx2_ws *w = &pl->ws[i];
+    w->q = (float *)carve(at, (size_t)(rows * d) * sizeof(float));
+    w->kt = (float *)carve(at, (size_t)(d * keys) * sizeof(float));
+    w->s = (float *)carve(at, (size_t)(rows * keys) * sizeof(float));
+    w->o = (float *)carve(at, (size_t)(rows * pl->dvp) * sizeof(float));
+    w->m = (float *)carve(at, fr);
+    w->l = (float *)carve(at, fr);
+    w->alpha = (float *)carve(at, fr);
+    w->c = (float *)carve(at, fr);
+    w->lo = (int64_t *)carve(at, ir);
+    w->hi = (int64_t *)carve(at, ir);
+    w->blo = (int64_t *)carve(at, ir);
+    w->bhi = (int64_t *)carve(at, ir);
+    w->arg = (int64_t *)carve(at, ir);
+    w->row = (int64_t *)carve(at, ir);
+    w->t0 = (int64_t *)carve(at, (size_t)tiles * sizeof(int64_t));
+    w->tk = (int64_t *)carve(at, (size_t)tiles * sizeof(int64_t));
+  }
+}
+
+static float *carve_floats(char **at, size_t n) { return n ? (float *)carve(at, n * sizeof(float)) : NULL; }
+
+static void carve_prep(avx2_plan *pl, char **at) {
+  const avx2_prep_sizes z = prep_sizes(pl);
+  pl->qx = carve_floats(at, z.qx);
+  pl->kx = carve_floats(at, z.kx);
+  pl->w1t = carve_floats(at, z.w1t);
+  pl->w2t = carve_floats(at, z.w2t);
+  pl->ul = carve_floats(at, z.ul);
+  pl->wpt = carve_floats(at, z.wpt);
+  pl->proj = carve_floats(at, z.proj);
+  pl->centres = carve_floats(at, z.centres);
+}
+
+static attn_status plan_gemms(avx2_plan *pl, const attn_config *cfg, char *why, size_t n) {
+  attn_gemm_shape g[AVX2_GEMMS];
+  prep_gemms(pl, g);
+  void **slot[AVX2_GEMMS] = {&pl->gemm_w, &pl->gemm_qa, &pl->gemm_ka};
+  for (int i = 0; i < AVX2_GEMMS; i++) {
+    if (g[i].m == 0) continue;
+    const attn_status st = gemm_blocked_plan(&avx2_sgemm_6x16, &g[i], cfg, slot[i], why, n);
+    if (st != ATTN_OK) return st;
+  }
+  return ATTN_OK;
+}
+
+static void plan_note(avx2_plan *pl) {
+  const attn_problem *p = &pl->p;
+  const char *score = p->score == ATTN_SCORE_GENERAL    ? ", general: Q W by GEMM"
+                      : p->score == ATTN_SCORE_COSINE   ? ", cosine: unit rows"
+                      : p->score == ATTN_SCORE_ADDITIVE ? ", additive: avx2_tanh_a3"
+                                                        : "";
+  const char *mode = p->mode == ATTN_MODE_HARD      ? ", hard: argmax"
+                     : p->mode == ATTN_MODE_LOCAL_M ? ", local-m: banded"
+                     : p->mode == ATTN_MODE_LOCAL_P ? ", local-p: banded, rows by centre"
+                                                    : "";
+  char split[48] = "row blocks";
+  if (pl->nsplit > 1) snprintf(split, sizeof split, "split-k x%lld (flash-decoding)", (long long)pl->nsplit);
+  snprintf(pl->note, sizeof pl->note, "%s, rows %lld = %lld heads x %lld, keys %lld%s%s", split,
+           (long long)pl->rows, (long long)pl->group, (long long)pl->qpos, (long long)pl->blk.keys, score,
+           mode);
+}
+
 static attn_status avx2_plan_create(const attn_problem *p, const attn_config *cfg, void **out, char *why,
                                     size_t n) {
-  if (avx2_supports(p, why, n) != ATTN_OK) return ATTN_UNSUPPORTED;
+  const attn_status sup = avx2_supports(p, why, n);
+  if (sup != ATTN_OK) return sup;
   if (!attn_cpu_has_avx2()) {
     snprintf(why, n, "this CPU or OS lacks AVX2/FMA");
     return ATTN_UNSUPPORTED;
@@ -175,55 +333,61 @@ static attn_status avx2_plan_create(const attn_problem *p, const attn_config *cf
   avx2_plan *pl = calloc(1, sizeof *pl);
   if (!pl) return ATTN_ENOMEM;
   avx2_layout(p, cfg->threads > 0 ? cfg->threads : 1, pl);
-  const size_t bytes = arena_bytes(pl);
-  pl->arena = aligned_alloc(64, align64(bytes));
+  /* Touched now: a first touch costs ~15 us per 4 KiB page on some VMs,
+   * which must not land in the timed run(). */
+  pl->arena = attn_alloc_touched(arena_bytes(pl));
   if (!pl->arena) {
     free(pl);
     return ATTN_ENOMEM;
   }
-  /* Fault every page in now: a first touch costs ~15 us per 4 KiB page on
-   * some VMs, which must not land in the timed run(). */
-  memset(pl->arena, 0, align64(bytes));
   char *at = pl->arena;
   pl->ws = (avx2_ws *)carve(&at, (size_t)pl->threads * sizeof(avx2_ws));
-  const int64_t rows = pl->rows, keys = pl->blk.keys, d = p->d;
-  for (int i = 0; i < pl->threads; i++) {
-    avx2_ws *w = &pl->ws[i];
-    w->q = (float *)carve(&at, (size_t)(rows * d) * sizeof(float));
-    w->kt = (float *)carve(&at, (size_t)(d * keys) * sizeof(float));
-    w->s = (float *)carve(&at, (size_t)(rows * keys) * sizeof(float));
-    w->o = (float *)carve(&at, (size_t)(rows * pl->dvp) * sizeof(float));
-    w->m = (float *)carve(&at, (size_t)rows * sizeof(float));
-    w->l = (float *)carve(&at, (size_t)rows * sizeof(float));
-    w->alpha = (float *)carve(&at, (size_t)rows * sizeof(float));
-    w->end = (int64_t *)carve(&at, (size_t)rows * sizeof(int64_t));
-    w->cnt = (int64_t *)carve(&at, (size_t)rows * sizeof(int64_t));
-    w->tk = (int64_t *)carve(&at, (size_t)(rows / AVX2_MR + 1) * sizeof(int64_t));
-  }
+  carve_ws(pl, &at);
   pl->partial = pl->nsplit > 1 ? (float *)carve(&at, partial_bytes(pl)) : NULL;
-  if (pl->nsplit > 1)
-    snprintf(
-        pl->note, sizeof pl->note, "split-k x%lld (flash-decoding), rows %lld = %lld heads x %lld, keys %lld",
-        (long long)pl->nsplit, (long long)rows, (long long)pl->group, (long long)pl->qpos, (long long)keys);
-  else
-    snprintf(pl->note, sizeof pl->note, "row blocks, rows %lld = %lld heads x %lld, keys %lld",
-             (long long)rows, (long long)pl->group, (long long)pl->qpos, (long long)keys);
+  pl->parg = parg_bytes(pl) ? (int64_t *)carve(&at, parg_bytes(pl)) : NULL;
+  carve_prep(pl, &at);
+  const attn_status st = plan_gemms(pl, cfg, why, n);
+  if (st != ATTN_OK) {
+    avx2_destroy(pl);
+    return st;
+  }
+  plan_note(pl);
   *out = pl;
   return ATTN_OK;
+}
+
+/* The GEMMs and weight transposes of the scores and modes; they run their
+ * own thread team, and the rest of the preparation runs in the forward
+ * pass's (avx2_forward). */
+static attn_status prepare_gemms(const avx2_plan *pl, const attn_tensors *t) {
+  const attn_problem *p = &pl->p;
+  attn_status st = ATTN_OK;
+  if (p->score == ATTN_SCORE_GENERAL) st = gemm_blocked_run(pl->gemm_w, t->q, t->w, pl->qx);
+  if (st == ATTN_OK && p->score == ATTN_SCORE_ADDITIVE) {
+    attn_transpose(t->w1, pl->w1t, pl->da, p->d);
+    attn_transpose(t->w2, pl->w2t, pl->da, p->d);
+    for (int64_t a = 0; a < pl->da; a++) pl->ul[a] = (float)((double)t->u[a] * AVX2_LOG2E);
+    st = gemm_blocked_run(pl->gemm_ka, t->k, pl->w1t, pl->kx);
+    if (st == ATTN_OK) st = gemm_blocked_run(pl->gemm_qa, t->q, pl->w2t, pl->qx);
+  }
+  if (st == ATTN_OK && p->mode == ATTN_MODE_LOCAL_P) {
+    attn_transpose(t->wp, pl->wpt, pl->da, p->d);
+    st = gemm_blocked_run(pl->gemm_qa, t->q, pl->wpt, pl->proj);
+  }
+  return st;
 }
 
 static attn_status avx2_run(void *plan, const attn_tensors *t) {
   const avx2_plan *pl = plan;
   if (!pl || !t || !t->q || !t->k || !t->v || !t->o || (pl->p.mask == ATTN_MASK_PAD && !t->lens))
     return ATTN_EINVAL;
-  return avx2_forward(pl, t);
-}
-
-static void avx2_destroy(void *plan) {
-  avx2_plan *pl = plan;
-  if (!pl) return;
-  free(pl->arena);
-  free(pl);
+  const attn_problem *p = &pl->p;
+  if ((p->score == ATTN_SCORE_GENERAL && !t->w) ||
+      (p->score == ATTN_SCORE_ADDITIVE && (!t->w1 || !t->w2 || !t->u)) ||
+      (p->mode == ATTN_MODE_LOCAL_P && (!t->wp || !t->vp)))
+    return ATTN_EINVAL;
+  const attn_status st = prepare_gemms(pl, t);
+  return st == ATTN_OK ? avx2_forward(pl, t) : st;
 }
 
 static const char *avx2_plan_note(const void *plan) { return ((const avx2_plan *)plan)->note; }
@@ -242,6 +406,9 @@ static void avx2_describe(attn_emit_fn emit, void *ctx) {
   emit(ctx, "qk_kernel", "avx2_qk_6x16");
   emit(ctx, "pv_kernel", "avx2_pv_6x16");
   emit(ctx, "exp", "avx2_exp2_u3 (rel err <= 3*2^-24)");
+  emit(ctx, "tanh", "avx2_tanh_a3 (abs err <= 3*2^-24)");
+  emit(ctx, "additive_kernel", "avx2_additive_mx16");
+  emit(ctx, "gauss", "avx2_gauss_block (exp2, rel err <= 10*2^-24 + exp's)");
 }
 
 static attn_status avx2_gemm_plan(const attn_gemm_shape *g, const attn_config *cfg, void **plan, char *why,
@@ -252,10 +419,18 @@ static attn_status avx2_gemm_plan(const attn_gemm_shape *g, const attn_config *c
 const attn_backend attn_backend_avx2 = {
     .name = "avx2",
     .summary = "flash attention, fp32 AVX2+FMA 6x16 micro-kernels, online softmax",
-    /* exp: avx2_exp2_u3's bound (exp2_avx2.h, asserted by test_exp_avx2).
-     * key_block: the smallest key block a plan can choose; fewer keys per
-     * block would mean more rescales than the tolerance allows for. */
-    .accuracy = {.exp_rel_err = AVX2_EXP2_REL_ERR, .key_block = AVX2_MIN_KEY_BLOCK},
+    /* exp: avx2_exp2_u3's bound (exp2_avx2.h, asserted by test_exp_avx2);
+     * it also covers glibc's expf and exp2f (< 1 ulp, 2^-23) in local-p's
+     * sigmoid and the split merge. key_block: the smallest key block a plan
+     * can choose; fewer keys per block would mean more rescales than the
+     * tolerance allows for. tanh (additive scores, local-p centres):
+     * avx2_tanh_a3's bound (tanh_avx2.h, asserted by test_tanh_avx2) plus
+     * 2^-24 for the one rounding of u * log2(e) that each additive term
+     * carries and the additive score error has no other slot for: with
+     * |tanh| <= 1 it is at most |u_a| 2^-24. */
+    .accuracy = {.exp_rel_err = AVX2_EXP2_REL_ERR,
+                 .key_block = AVX2_MIN_KEY_BLOCK,
+                 .tanh_abs_err = AVX2_TANH_ABS_ERR + 0x1p-24},
     .available = avx2_available,
     .supports = avx2_supports,
     .workspace_size = avx2_workspace,

@@ -15,6 +15,7 @@
 
 #include "avx2_kernels.h"
 #include "exp2_avx2.h"
+#include "tanh_avx2.h"
 
 #define AVX2_INLINE static inline __attribute__((always_inline))
 
@@ -62,6 +63,23 @@ void avx2_qk_mx16(int64_t mr, int64_t d, const float *q, int64_t ldq, const floa
   case 4: qk_tile(4, d, q, ldq, kt, ldk, s, lds); break;
   case 5: qk_tile(5, d, q, ldq, kt, ldk, s, lds); break;
   default: qk_tile(6, d, q, ldq, kt, ldk, s, lds); break;
+  }
+}
+
+/* tanh-bound (about 20 instructions per 8 terms against one FMA), so one
+ * row at a time: two accumulators, and the K panel's rows reloaded from L1. */
+void avx2_additive_mx16(int64_t mr, int64_t da, const float *qa, int64_t ldq, const float *kat, int64_t ldk,
+                        const float *ul, float *s, int64_t lds) {
+  for (int64_t i = 0; i < mr; i++) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+    for (int64_t a = 0; a < da; a++) {
+      const __m256 qi = _mm256_broadcast_ss(qa + i * ldq + a), ua = _mm256_broadcast_ss(ul + a);
+      const float *ka = kat + a * ldk;
+      a0 = _mm256_fmadd_ps(ua, avx2_tanh_a3(_mm256_add_ps(qi, _mm256_load_ps(ka))), a0);
+      a1 = _mm256_fmadd_ps(ua, avx2_tanh_a3(_mm256_add_ps(qi, _mm256_load_ps(ka + 8))), a1);
+    }
+    _mm256_store_ps(s + i * lds, a0);
+    _mm256_store_ps(s + i * lds + 8, a1);
   }
 }
 
@@ -184,25 +202,55 @@ AVX2_INLINE float hsum8(__m256 v) {
   return _mm_cvtss_f32(x);
 }
 
-void avx2_softmax_block(int64_t rows, int64_t nkp, float *s, int64_t lds, const int64_t *cnt, float *m,
-                        float *l, float *alpha) {
+/* Masked columns become -inf, which every later step reads as "no key":
+ * max ignores them and exp2 turns them into exact zeros. Returns the row's
+ * maximum over all nkp columns (-inf if none is visible). */
+AVX2_INLINE float mask_and_max(float *sr, int64_t nkp, int64_t lo, int64_t hi) {
+  for (int64_t j = 0; j < lo; j++) sr[j] = -INFINITY;
+  for (int64_t j = hi; j < nkp; j++) sr[j] = -INFINITY;
+  __m256 mx0 = _mm256_load_ps(sr), mx1 = _mm256_load_ps(sr + 8);
+  for (int64_t j = 16; j < nkp; j += 16) {
+    mx0 = _mm256_max_ps(mx0, _mm256_load_ps(sr + j));
+    mx1 = _mm256_max_ps(mx1, _mm256_load_ps(sr + j + 8));
+  }
+  return hmax8(_mm256_max_ps(mx0, mx1));
+}
+
+AVX2_INLINE int has_nan(const float *x, int64_t n) {
+  for (int64_t j = 0; j < n; j++)
+    if (x[j] != x[j]) return 1;
+  return 0;
+}
+
+/* A row that has no key (yet): zero weights, accumulator kept as it is. */
+AVX2_INLINE void zero_row(float *sr, int64_t nkp, float *alpha) {
+  for (int64_t j = 0; j < nkp; j += 8) _mm256_store_ps(sr + j, _mm256_setzero_ps());
+  *alpha = 1;
+}
+
+void avx2_softmax_block(int64_t rows, int64_t nkp, float *s, int64_t lds, const int64_t *lo,
+                        const int64_t *hi, float *m, float *l, float *alpha) {
   for (int64_t r = 0; r < rows; r++) {
     float *sr = s + r * lds;
-    const int64_t c = cnt ? cnt[r] : nkp;
-    if (c <= 0) {
+    const int64_t a0 = lo ? lo[r] : 0, a1 = hi ? hi[r] : nkp;
+    if (a1 <= a0) {
       /* Nothing visible yet may mean m == -inf: exp2(s - m) would be NaN. */
-      for (int64_t j = 0; j < nkp; j += 8) _mm256_store_ps(sr + j, _mm256_setzero_ps());
-      alpha[r] = 1;
+      zero_row(sr, nkp, alpha + r);
       continue;
     }
-    for (int64_t j = c; j < nkp; j++) sr[j] = -INFINITY;
-    __m256 mx0 = _mm256_load_ps(sr), mx1 = _mm256_load_ps(sr + 8);
-    for (int64_t j = 16; j < nkp; j += 16) {
-      mx0 = _mm256_max_ps(mx0, _mm256_load_ps(sr + j));
-      mx1 = _mm256_max_ps(mx1, _mm256_load_ps(sr + j + 8));
+    const float mold = m[r], bmax = mask_and_max(sr, nkp, a0, a1);
+    /* A NaN score must make the row NaN (the numerics policy). With a
+     * finite maximum its weight does; the vector max may drop a NaN, so a
+     * maximum of -inf so far (no key yet) is trusted only after a look for
+     * NaN, which then becomes the maximum. */
+    float mnew = bmax > mold || bmax != bmax ? bmax : mold;
+    if (mnew == -INFINITY) {
+      if (!has_nan(sr + a0, a1 - a0)) {
+        zero_row(sr, nkp, alpha + r);
+        continue;
+      }
+      mnew = NAN;
     }
-    const float mold = m[r], bmax = hmax8(_mm256_max_ps(mx0, mx1));
-    const float mnew = bmax > mold ? bmax : mold;
     const __m256 base = _mm256_set1_ps(mnew);
     /* mold == -inf on a row's first visible block: alpha = 0 exactly. */
     const float a = _mm256_cvtss_f32(avx2_exp2_u3(_mm256_set1_ps(mold - mnew)));
@@ -218,5 +266,58 @@ void avx2_softmax_block(int64_t rows, int64_t nkp, float *s, int64_t lds, const 
     l[r] = l[r] * a + hsum8(_mm256_add_ps(sum0, sum1));
     m[r] = mnew;
     alpha[r] = a;
+  }
+}
+
+void avx2_argmax_block(int64_t rows, int64_t nkp, float *s, int64_t lds, const int64_t *lo, const int64_t *hi,
+                       int64_t base, float *m, int64_t *arg) {
+  for (int64_t r = 0; r < rows; r++) {
+    float *sr = s + r * lds;
+    const int64_t a0 = lo ? lo[r] : 0, a1 = hi ? hi[r] : nkp;
+    if (a1 <= a0) continue;
+    const float bmax = mask_and_max(sr, nkp, a0, a1);
+    if (!(bmax > m[r]) && arg[r] >= 0) continue;
+    /* The vector max found the value; the first column holding it is the
+     * lowest index. A block's best that only ties the running best loses. */
+    int64_t j = a0;
+    while (j < a1 - 1 && sr[j] != bmax) j++;
+    m[r] = bmax;
+    arg[r] = base + j;
+  }
+}
+
+void avx2_gauss_block(int64_t rows, int64_t ncols, float *s, int64_t lds, const float *c, int64_t key0,
+                      float k2) {
+  const __m256 step = _mm256_set1_ps(8.0f), k = _mm256_set1_ps(k2);
+  const __m256 lane = _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7);
+  for (int64_t r = 0; r < rows; r++) {
+    float *sr = s + r * lds;
+    /* Key indices below 2^24 are exact in float: t = j - c is one rounding. */
+    __m256 keys = _mm256_add_ps(_mm256_set1_ps((float)key0), lane);
+    const __m256 cr = _mm256_set1_ps(c[r]);
+    for (int64_t j = 0; j < ncols; j += 8) {
+      const __m256 t = _mm256_sub_ps(keys, cr);
+      const __m256 g = avx2_exp2_u3(_mm256_mul_ps(_mm256_mul_ps(t, t), k));
+      _mm256_store_ps(sr + j, _mm256_mul_ps(_mm256_load_ps(sr + j), g));
+      keys = _mm256_add_ps(keys, step);
+    }
+  }
+}
+
+void avx2_local_p_centres(const float *proj, const float *vp, int64_t r0, int64_t r1, int64_t da, int64_t lk,
+                          float *centres) {
+  /* Lanes past da load zeros: tanh(0) * 0 adds nothing. */
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i tail = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(da % 8)), lane);
+  const int64_t full = da - da % 8;
+  for (int64_t r = r0; r < r1; r++) {
+    const float *x = proj + r * da;
+    __m256 z = _mm256_setzero_ps();
+    for (int64_t a = 0; a < full; a += 8)
+      z = _mm256_fmadd_ps(_mm256_loadu_ps(vp + a), avx2_tanh_a3(_mm256_loadu_ps(x + a)), z);
+    if (full < da)
+      z = _mm256_fmadd_ps(_mm256_maskload_ps(vp + full, tail),
+                          avx2_tanh_a3(_mm256_maskload_ps(x + full, tail)), z);
+    centres[r] = (float)lk / (1.0f + expf(-hsum8(z)));
   }
 }

@@ -7,10 +7,12 @@
  * of the reduced argument f in [-0.5, 0.5], which covers every input because
  * the scaling by 2^n is exact, measured 2.88 * 2^-24.
  * Below the normal range: x in [-126.5, -126) gives a subnormal within
- * 2^-149 + 2^-126 * AVX2_EXP2_REL_ERR of 2^x; x < -126.5, -inf and NaN give
+ * 2^-149 + 2^-126 * AVX2_EXP2_REL_ERR of 2^x; x < -126.5 and -inf give
  * exactly 0, which the tolerance model's flush-to-zero term covers and which
  * makes masked (-inf) scores vanish without a branch. x > 127 gives 2^127:
- * finite, never Inf or NaN. The softmax only ever passes x <= 0.
+ * finite, never Inf. NaN gives NaN, so that a NaN score reaches the output
+ * rows it belongs to (the numerics policy, reference/README.md) instead of
+ * being dropped as a zero weight. The softmax only ever passes x <= 0.
  *
  * Method: 2^x = 2^n * 2^f, n = rint(x), f = x - n in [-0.5, 0.5] (exact);
  * 2^f by a degree-5 polynomial with constant term exactly 1 (so 2^0 == 1 and
@@ -31,9 +33,11 @@
 #include "avx2_kernels.h" /* AVX2_EXP2_REL_ERR */
 
 static inline __m256 avx2_exp2_u3(__m256 x) {
-  /* max/min return their second operand for a NaN first operand: NaN -> 0. */
-  x = _mm256_max_ps(x, _mm256_set1_ps(-127.0f));
-  x = _mm256_min_ps(x, _mm256_set1_ps(127.0f));
+  /* vmaxps/vminps return their second operand when either is NaN: x goes
+   * second so that a NaN argument survives the clamp (and every later step,
+   * whatever its exponent bits become) instead of turning into 0. */
+  x = _mm256_max_ps(_mm256_set1_ps(-127.0f), x);
+  x = _mm256_min_ps(_mm256_set1_ps(127.0f), x);
   /* Adding 1.5 * 2^23 rounds to an integer in the low mantissa bits, which
    * then are the exponent field once shifted: no float->int conversion. */
   const __m256 shifter = _mm256_set1_ps(0x1.8p23f);

@@ -16,6 +16,8 @@
 #include "avx512/avx512_exp.h"
 #include "avx512/avx512_kernels.h"
 #include "avx512/avx512_plan.h"
+#include "avx512/avx512_tanh.h"
+#include "common/mem.h"
 #include "common/variant.h"
 
 /* Block sizes by cache size, first row that fits. A query block's working
@@ -64,19 +66,53 @@ static attn_status check_problem(const attn_problem *p, char *why, size_t n) {
     if (why && n) snprintf(why, n, "malformed sizes (b, h, hkv, lq, lk, d, dv)");
     return ATTN_EINVAL;
   }
-  if (p->lk > INT32_MAX) {
-    if (why && n) snprintf(why, n, "lk above 2^31 - 1: visible ends are kept as int32 lanes");
+  if (p->lk > INT32_MAX || (p->h / p->hkv) * p->lq > INT32_MAX) {
+    if (why && n)
+      snprintf(why, n, "lk or (h / hkv) * lq above 2^31 - 1: keys and rows are kept as int32 lanes");
     return ATTN_UNSUPPORTED;
+  }
+  const int local = p->mode == ATTN_MODE_LOCAL_M || p->mode == ATTN_MODE_LOCAL_P;
+  if (local && (p->window < (p->mode == ATTN_MODE_LOCAL_P) || p->window > INT32_MAX)) {
+    if (why && n)
+      snprintf(why, n, "mode=%s needs a window in %d..2^31 - 1", attn_mode_name(p->mode),
+               p->mode == ATTN_MODE_LOCAL_P);
+    return ATTN_EINVAL;
   }
   return ATTN_OK;
 }
 
+/* Every score with every mode: the score-tile producers (dot products on Q,
+ * Q W or unit rows; additive tanh tiles) and the mode consumers (softmax,
+ * argmax, windows, the Gaussian) are separate pieces (avx512_loops.c). */
 static attn_status avx512_supports(const attn_problem *p, char *why, size_t n) {
-  attn_status vs =
-      attn_variant_supported(p, ATTN_SCORE_BIT(ATTN_SCORE_SCALED) | ATTN_SCORE_BIT(ATTN_SCORE_DOT),
-                             ATTN_MODE_BIT(ATTN_MODE_SOFT), "avx512", why, n);
+  const unsigned scores = ATTN_SCORE_BIT(ATTN_SCORE_SCALED) | ATTN_SCORE_BIT(ATTN_SCORE_DOT) |
+                          ATTN_SCORE_BIT(ATTN_SCORE_GENERAL) | ATTN_SCORE_BIT(ATTN_SCORE_ADDITIVE) |
+                          ATTN_SCORE_BIT(ATTN_SCORE_COSINE);
+  const unsigned modes = ATTN_MODE_BIT(ATTN_MODE_SOFT) | ATTN_MODE_BIT(ATTN_MODE_HARD) |
+                         ATTN_MODE_BIT(ATTN_MODE_LOCAL_M) | ATTN_MODE_BIT(ATTN_MODE_LOCAL_P);
+  const attn_status vs = attn_variant_supported(p, scores, modes, "avx512", why, n);
   if (vs != ATTN_OK) return vs;
   return check_problem(p, why, n);
+}
+
+/* mode=local-m: a query block of bq rows spans bq / group positions, so its
+ * windows' union holds bq / group + 2 window + 1 keys against each row's
+ * 2 window + 1: blocks no taller than a window's worth of rows keep the
+ * wasted part of the work under half. */
+static int64_t local_m_rows(const attn_problem *p, int64_t group, int64_t bq) {
+  const int64_t fit = group * (2 * p->window + 1) / 16 * 16;
+  return fit < 16 ? 16 : fit < bq ? fit : bq;
+}
+
+/* Key blocks a job walks (for the split-k decision): the union of its rows'
+ * windows. */
+static int64_t job_key_blocks(const attn_problem *p, const avx512_plan *pl) {
+  int64_t keys = p->lk;
+  if (p->mode == ATTN_MODE_LOCAL_M) {
+    const int64_t band = (pl->bq + pl->group - 1) / pl->group + 2 * p->window + 1;
+    keys = band < keys ? band : keys;
+  }
+  return (keys + pl->bk - 1) / pl->bk;
 }
 
 /* Everything plan() decides except the memory. */
@@ -87,7 +123,12 @@ static void decide(const attn_problem *p, int threads, avx512_plan *pl) {
   pl->threads = threads > 0 ? threads : 1;
   pl->group = p->h / p->hkv;
   pl->job_rows = pl->group * p->lq;
-  pl->narrow = pl->job_rows < AVX512_NARROW_ROWS;
+  pl->additive = p->score == ATTN_SCORE_ADDITIVE;
+  pl->sorted = p->mode == ATTN_MODE_LOCAL_P;
+  pl->da = pl->additive || pl->sorted ? (p->da > 0 ? p->da : p->d) : 0;
+  pl->lq_rows = p->b * p->h * p->lq;
+  pl->lk_rows = p->b * p->hkv * p->lk;
+  pl->narrow = pl->job_rows < AVX512_NARROW_ROWS && !pl->sorted;
   pl->bk = bl->bk;
   if (pl->narrow) {
     pl->bq = pl->job_rows;
@@ -96,9 +137,12 @@ static void decide(const attn_problem *p, int threads, avx512_plan *pl) {
     int64_t bq = bl->bq;
     /* Very wide heads: keep Q^T and O^T of a block within half of L2. */
     while (bq > 16 && l2 > 0 && (p->d + p->dv) * bq * (int64_t)sizeof(float) > l2 / 2) bq -= 16;
+    if (p->mode == ATTN_MODE_LOCAL_M) bq = local_m_rows(p, pl->group, bq);
     const int64_t need = (pl->job_rows + 15) / 16 * 16;
     pl->bq = bq < need ? bq : need;
-    pl->qblocks = (pl->job_rows + pl->bq - 1) / pl->bq;
+    /* local-p: jobs of up to bq rows come from the centres at run time
+     * (avx512_prep.c), never split. */
+    pl->qblocks = pl->sorted ? 0 : (pl->job_rows + pl->bq - 1) / pl->bq;
   }
   pl->jobs = p->b * p->hkv * pl->qblocks;
   /* Too few jobs to keep every thread busy to the end: cut each job's keys
@@ -107,9 +151,9 @@ static void decide(const attn_problem *p, int threads, avx512_plan *pl) {
    * are merged; only with enough keys to be worth a merge. A wave of up to 8
    * jobs is in flight at once: one barrier per wave, and partial states for
    * at most 8 * parts rows blocks. */
-  const int64_t nblk = (p->lk + pl->bk - 1) / pl->bk;
-  const int split =
-      pl->threads > 1 && pl->jobs < 8 * (int64_t)pl->threads && nblk >= 2 * (int64_t)pl->threads;
+  const int64_t nblk = job_key_blocks(p, pl);
+  const int split = !pl->sorted && pl->threads > 1 && pl->jobs < 8 * (int64_t)pl->threads &&
+                    nblk >= 2 * (int64_t)pl->threads;
   pl->split = split ? 2 * pl->threads : 1;
   pl->wave = split ? (pl->jobs < 8 ? pl->jobs : 8) : 0;
   pl->qscale = (float)((double)attn_scale(p) * 1.4426950408889634);
@@ -117,7 +161,10 @@ static void decide(const attn_problem *p, int threads, avx512_plan *pl) {
   pl->dvp = (p->dv + 15) / 16 * 16;
   pl->rmax = pl->narrow ? AVX512_NARROW_ROWS : pl->bq;
   pl->thread_bytes = avx512_thread_bytes(pl);
-  if (pl->split > 1)
+  if (pl->sorted)
+    snprintf(pl->note, sizeof pl->note, "centre-sorted jobs of <= %ld rows, bk %ld", (long)pl->bq,
+             (long)pl->bk);
+  else if (pl->split > 1)
     snprintf(pl->note, sizeof pl->note, "split-k x%d %s %ldx%ld", pl->split, pl->narrow ? "narrow" : "wide",
              (long)pl->bq, (long)pl->bk);
   else
@@ -129,12 +176,18 @@ static size_t part_floats(const avx512_plan *pl) {
   return pl->split > 1 ? (size_t)(pl->wave * pl->split * pl->rmax) * (size_t)(2 + pl->dvp) : 0;
 }
 
+/* mode=hard's split-k parts carry an argmax key per row besides the maximum. */
+static size_t part_idx_count(const avx512_plan *pl) {
+  return pl->split > 1 && pl->p.mode == ATTN_MODE_HARD ? (size_t)(pl->wave * pl->split * pl->rmax) : 0;
+}
+
 static size_t avx512_workspace(const attn_problem *p, const attn_config *cfg) {
   if (check_problem(p, NULL, 0) != ATTN_OK) return 0;
   avx512_plan pl;
   memset(&pl, 0, sizeof pl);
   decide(p, cfg->threads, &pl);
-  return (size_t)pl.threads * pl.thread_bytes + part_floats(&pl) * sizeof(float);
+  return (size_t)pl.threads * pl.thread_bytes + part_floats(&pl) * sizeof(float) +
+         part_idx_count(&pl) * sizeof(int32_t) + avx512_prep_bytes(&pl);
 }
 
 static void avx512_destroy(void *plan) {
@@ -142,6 +195,8 @@ static void avx512_destroy(void *plan) {
   if (!pl) return;
   free(pl->ws);
   free(pl->part_m);
+  free(pl->part_idx);
+  avx512_prep_free(pl);
   free(pl);
 }
 
@@ -163,9 +218,16 @@ static attn_status avx512_plan_create(const attn_problem *p, const attn_config *
       pl->part_acc = pl->part_m + ((2 * ms + 15) & ~(size_t)15);
     }
   }
-  if (!pl->ws || (pf && !pl->part_m)) {
+  const size_t pi = part_idx_count(pl);
+  if (pi) pl->part_idx = attn_alloc_touched(pi * sizeof(int32_t));
+  if (!pl->ws || (pf && !pl->part_m) || (pi && !pl->part_idx)) {
     avx512_destroy(pl);
     return ATTN_ENOMEM;
+  }
+  const attn_status ps = avx512_prep_alloc(pl, cfg, why, n);
+  if (ps != ATTN_OK) {
+    avx512_destroy(pl);
+    return ps;
   }
   /* Each thread touches its own slice (page faults happen here, not in the
    * timed run, and pages land near the thread); this also starts the pool. */
@@ -177,11 +239,22 @@ static attn_status avx512_plan_create(const attn_problem *p, const attn_config *
   return ATTN_OK;
 }
 
+/* The weights the problem's score and mode read are there. */
+static int has_weights(const attn_problem *p, const attn_tensors *t) {
+  if (p->score == ATTN_SCORE_GENERAL && !t->w) return 0;
+  if (p->score == ATTN_SCORE_ADDITIVE && (!t->w1 || !t->w2 || !t->u)) return 0;
+  if (p->mode == ATTN_MODE_LOCAL_P && (!t->wp || !t->vp)) return 0;
+  return 1;
+}
+
 static attn_status avx512_run(void *plan, const attn_tensors *t) {
   const avx512_plan *pl = plan;
-  if (!pl || !t || !t->q || !t->k || !t->v || !t->o || (pl->p.mask == ATTN_MASK_PAD && !t->lens))
+  if (!pl || !t || !t->q || !t->k || !t->v || !t->o || (pl->p.mask == ATTN_MASK_PAD && !t->lens) ||
+      !has_weights(&pl->p, t))
     return ATTN_EINVAL;
-  return avx512_run_loops(pl, t);
+  attn_tensors tx;
+  const attn_status s = avx512_prepare(pl, t, &tx);
+  return s == ATTN_OK ? avx512_run_loops(pl, &tx) : s;
 }
 
 static const char *avx512_plan_note(const void *plan) {
@@ -211,6 +284,13 @@ static void avx512_describe(attn_emit_fn emit, void *ctx) {
        "merged) when jobs < 8 per thread");
   snprintf(buf, sizeof buf, "avx512_exp2_u1 (max rel err %g)", AVX512_EXP2_REL_ERR);
   emit(ctx, "exp", buf);
+  snprintf(buf, sizeof buf, "avx512_tanh_a22 (max abs err %g)", AVX512_TANH_ABS_ERR);
+  emit(ctx, "tanh", buf);
+  emit(ctx, "seq2seq",
+       "general: Q W by the GEMM; cosine: unit queries, scores times 1/|k_j|; "
+       "additive: K W1^T, Q W2^T by the GEMM, then avx512_addt_8x16/4x32/3x48/2x64 (wide), "
+       "avx512_add_1x16 (narrow); hard: running argmax; local-m: only the key blocks of the rows' windows; "
+       "local-p: rows sorted by centre, jobs of <= block_q rows");
 }
 
 static attn_status avx512_gemm_plan(const attn_gemm_shape *g, const attn_config *cfg, void **plan, char *why,
@@ -220,10 +300,16 @@ static attn_status avx512_gemm_plan(const attn_gemm_shape *g, const attn_config 
 
 const attn_backend attn_backend_avx512 = {
     .name = "avx512",
-    .summary = "AVX-512 flash attention: tiled online softmax, fp32 FMA micro-kernels, split-k decode",
+    .summary = "AVX-512 flash attention: tiled online softmax, fp32 FMA micro-kernels, split-k decode; "
+               "every score and mode (vectorised tanh, banded local windows)",
     /* The exp2 bound (avx512_exp.h); the running maximum is rescaled at most
-     * once per key block of AVX512_BLOCK_K keys, split-k merge included. */
-    .accuracy = {.exp_rel_err = AVX512_EXP2_REL_ERR, .key_block = AVX512_BLOCK_K},
+     * once per key block of AVX512_BLOCK_K keys, split-k merge included. The
+     * tanh bound (avx512_tanh.h, additive scores and local-p centres) plus
+     * 2^-23 for the rounding of u * log2(e) (avx512_prep.c), which the
+     * tolerance sees per additive term as tanh error. */
+    .accuracy = {.exp_rel_err = AVX512_EXP2_REL_ERR,
+                 .key_block = AVX512_BLOCK_K,
+                 .tanh_abs_err = AVX512_TANH_ABS_ERR + 0x1p-23},
     .available = avx512_available,
     .supports = avx512_supports,
     .workspace_size = avx512_workspace,

@@ -107,4 +107,62 @@ void avx512_finish_rows(int rows, int64_t dv, const float *acc, int64_t lda, con
 void avx512_merge_rows(int parts, int rows, int64_t pstride, int64_t dv, const float *m, const float *l,
                        const float *acc, int64_t lda, float *const *o);
 
+/* ---- seq2seq (avx512_seq2seq.c) ---- */
+
+/* score=additive, wide: st[j][:] = sum_{a < da} u2[a] tanh(a_rows[j][a] + bt[a][:])
+ * for j < nb (a_rows: nb rows of da floats; bt: [da][nv*16]); bmax as in
+ * avx512_qkt_block. u2 = u * log2(e). */
+void avx512_addt_block(int nv, int64_t nb, int64_t da, const float *a_rows, const float *bt, const float *u2,
+                       float *st, float *bmax);
+
+/* score=additive, narrow: s[r][j] = sum_a u2[a] tanh(a_rows[j][a] + bs[r * ldb + a])
+ * for lo[r] <= j < hi[r], -inf elsewhere up to nb rounded up to 16 (a_rows:
+ * nb rows of da floats; bs rows padded with zeros to a multiple of 16). */
+void avx512_add_rows_block(int rows, int64_t nb, int64_t da, const float *a_rows, const float *bs,
+                           int64_t ldb, const float *u2, const int64_t *lo, const int64_t *hi, float *s,
+                           int64_t lds);
+
+/* Masks key j0 + j of row r to -inf unless starts[r] <= j0 + j < ends[r];
+ * recomputes bmax (the windowed form of avx512_maskt_block). */
+void avx512_maskt_range_block(int nv, int64_t nb, int64_t j0, const int32_t *starts, const int32_t *ends,
+                              float *st, float *bmax);
+
+/* s[r][j] = -inf for j < lo[r] (narrow rows; the upper end is the score
+ * kernel's vis). */
+void avx512_mask_rows_lo(int rows, const int64_t *lo, float *s, int64_t lds);
+
+/* mode=local-p: weights of key j0 + j times exp(-2 (j0 + j - c_r)^2 / window^2),
+ * after the softmax step (which keeps l unweighted: no renormalising).
+ * Wide: st[j][r], cent[r] per lane; narrow: s[r][j] for j < nbp. */
+void avx512_gausst_block(int nv, int64_t nb, int64_t j0, const float *cent, int64_t window, float *st);
+void avx512_gauss_rows_block(int rows, int64_t nbp, int64_t j0, const float *cent, int64_t window, float *s,
+                             int64_t lds);
+
+/* mode=hard: best[r], idx[r] <- the first maximum of row r's scores so far
+ * (strictly greater wins, so ties go to the lowest key). Wide: st[j][r] for
+ * j < nb; narrow: s[r][j] for j < nbp. Masked scores are -inf and never win. */
+void avx512_argmaxt_block(int nv, int64_t nb, int64_t j0, const float *st, float *best, int32_t *idx);
+void avx512_argmax_rows_block(int rows, int64_t nbp, int64_t j0, const float *s, int64_t lds, float *best,
+                              int32_t *idx);
+
+/* mode=local-p: centres[r] = lk * sigmoid(vp . tanh(proj[r])) for rows [r0, r1)
+ * (attn_local_p_centres with avx512_tanh_a22 in place of tanhf: a tanhf per
+ * term would cost more than the windows' attention). */
+void avx512_local_p_centres(const float *proj, const float *vp, int64_t r0, int64_t r1, int64_t da,
+                            int64_t lk, float *centres);
+
+/* score=cosine: rows [r0, r1) of x [rows][d] scaled to unit length into y;
+ * zero rows stay zero (attn_normalize_rows, vectorised). */
+void avx512_normalize_rows(const float *x, float *y, int64_t r0, int64_t r1, int64_t d);
+
+/* score=cosine's keys: norm[r] = |x_r| for rows [r0, r1) (1 for a zero row,
+ * whose scores are 0 anyway), by which the scores of the unit queries with
+ * the unnormalised keys are divided instead of writing unit keys: K is read
+ * once more, never written. The queries then carry no scale: it is applied
+ * here, after the division. Wide: st[j][:] = st[j][:] / norm[j] * qscale for
+ * j < nb, bmax recomputed; narrow: s[r][j] likewise for j < nb. */
+void avx512_key_norms(const float *x, float *norm, int64_t r0, int64_t r1, int64_t d);
+void avx512_scale_keyst(int nv, int64_t nb, const float *norm, float qscale, float *st, float *bmax);
+void avx512_scale_keys_rows(int rows, int64_t nb, const float *norm, float qscale, float *s, int64_t lds);
+
 #endif

@@ -17,36 +17,12 @@
 #include <math.h>
 
 #include "avx512/avx512_exp.h"
+#include "avx512/avx512_hsum.h"
 #include "avx512/avx512_kernels.h"
 #include "avx512/avx512_prefetch.h"
 
 static inline __mmask16 lanes_below(int64_t n) {
   return n <= 0 ? 0 : n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1);
-}
-
-/* The shuffle tree of hsum16 interleaves halves, quarters and pairs, so the
- * total of input slot s lands in lane slot_of_key[s]. The kernels accumulate
- * key j in slot slot_of_key[j]; the permutation is its own inverse, so lane j
- * ends up holding key j without a final vpermps. */
-static const int slot_of_key[16] = {0, 2, 1, 3, 8, 10, 9, 11, 4, 6, 5, 7, 12, 14, 13, 15};
-
-INLINE __m512 hsum16(const __m512 *a) {
-  __m512 u[8], w4[4], w2[2];
-  UNROLL
-  for (int i = 0; i < 8; i++)
-    u[i] =
-        _mm512_add_ps(_mm512_shuffle_f32x4(a[i], a[i + 8], 0x44), _mm512_shuffle_f32x4(a[i], a[i + 8], 0xee));
-  UNROLL
-  for (int i = 0; i < 4; i++)
-    w4[i] =
-        _mm512_add_ps(_mm512_shuffle_f32x4(u[i], u[i + 4], 0x88), _mm512_shuffle_f32x4(u[i], u[i + 4], 0xdd));
-  UNROLL
-  for (int i = 0; i < 2; i++) {
-    const __m512d x = _mm512_castps_pd(w4[i]), y = _mm512_castps_pd(w4[i + 2]);
-    w2[i] =
-        _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(x, y)), _mm512_castpd_ps(_mm512_unpackhi_pd(x, y)));
-  }
-  return _mm512_add_ps(_mm512_shuffle_ps(w2[0], w2[1], 0x88), _mm512_shuffle_ps(w2[0], w2[1], 0xdd));
 }
 
 /* One query row against 16 keys (rows k + j * ldk; rows at or past nk repeat

@@ -15,6 +15,11 @@
 /* Rows of a job below which the narrow (keys-in-lanes) kernels run. */
 #define AVX512_NARROW_ROWS 16
 
+/* mode=local-p: rows are sorted by centre and cut into jobs of at most bq
+ * rows whose windows overlap; a job of at least this many rows runs the wide
+ * kernels, a smaller one the narrow kernels. */
+#define AVX512_LP_WIDE_ROWS 8
+
 typedef struct avx512_plan {
   attn_problem p;
   int threads;
@@ -36,6 +41,31 @@ typedef struct avx512_plan {
    * [wave * split][rmax][dvp] acc. */
   int64_t rmax;
   float *part_m, *part_l, *part_acc;
+  int32_t *part_idx; /* mode=hard: the parts' argmax keys ([wave * split][rmax]) */
+
+  /* The seq2seq scores and modes (attn.h). run() first turns the inputs into
+   * what the attention loops read (avx512_prep.c): the loops then only ever
+   * see dot-product or additive scores, and a key window per row. */
+  int additive;    /* score=additive: tanh tiles over A and B instead of Q.K */
+  int sorted;      /* mode=local-p: jobs are runs of rows sorted by centre */
+  int64_t da;      /* width of W1, W2, Wp (0 when unused) */
+  int64_t lq_rows; /* b * h * lq */
+  int64_t lk_rows; /* b * hkv * lk */
+  float *qx;       /* score=general: Q W; cosine: unit Q rows ([lq_rows][d]); NULL: t->q */
+  float *knorm;    /* score=cosine: |k_j| per key ([lk_rows]), dividing the scores */
+  float *wt;       /* W1^T, W2^T, Wp^T as GEMM operands: 3 x [d][da] */
+  float *ka;       /* score=additive: A = K W1^T, [lk_rows][da] */
+  float *qb;       /* ... B = Q W2^T, [lq_rows][da] */
+  float *u2;       /* ... u * log2(e), [da] */
+  float *qp;       /* mode=local-p: Q Wp^T, [lq_rows][da] */
+  float *cent;     /* ... centres, [lq_rows] */
+  int32_t *perm;   /* ... per (batch, kv head): its job_rows rows in centre order */
+  int32_t *seg;    /* ... per (batch, kv head): job k is rows [seg[2k], seg[2k] + seg[2k+1]) of perm */
+  int64_t *seg_at; /* ... [b * hkv + 1]: jobs before each (batch, kv head); the last is the total */
+  int32_t *count;  /* ... counting-sort buckets, [threads][job_rows + 1] */
+  void *gemm_qd;   /* GEMM plans: Q W (m = lq_rows, n = k = d) */
+  void *gemm_qa;   /* Q W2^T and Q Wp^T (m = lq_rows, n = da, k = d) */
+  void *gemm_ka;   /* K W1^T (m = lk_rows, n = da, k = d) */
   char note[64];
 } avx512_plan;
 
@@ -43,5 +73,14 @@ typedef struct avx512_plan {
 size_t avx512_thread_bytes(const avx512_plan *pl);
 
 attn_status avx512_run_loops(const avx512_plan *pl, const attn_tensors *t);
+
+/* The seq2seq plan buffers and GEMM plans (avx512_prep.c): their bytes, their
+ * allocation (touched) by plan(), their release, and run()'s first phase,
+ * which fills them from the inputs and returns in *tx the tensors the loops
+ * read (Q replaced where the score transforms it). */
+size_t avx512_prep_bytes(const avx512_plan *pl);
+attn_status avx512_prep_alloc(avx512_plan *pl, const attn_config *cfg, char *why, size_t n);
+void avx512_prep_free(avx512_plan *pl);
+attn_status avx512_prepare(const avx512_plan *pl, const attn_tensors *t, attn_tensors *tx);
 
 #endif

@@ -25,7 +25,23 @@
  *   sgemm-threaded   one unit at a time, the library's threads inside sgemm,
  *                    for shapes with fewer units than threads (decode of a
  *                    single head: the library splits the keys, where splitting
- *                    rows would make every thread read all of K and V) */
+ *                    rows would make every thread read all of K and V)
+ *
+ * The seq2seq scores and modes (attn.h) reuse that path:
+ *   general   Q' = Q W once per run (one sgemm per thread over its rows), then
+ *             the scaled path on Q': W is folded into the queries
+ *   cosine    Q and K rows normalised once per run, then the scaled path
+ *   hard      the same score chunks, then per row the first maximum over its
+ *             visible keys and a copy of that value row: no softmax, no PV
+ *   local-m   the score sgemm of a chunk spans only the keys its rows'
+ *             windows reach (a band: rows + 2 * window columns, never lk),
+ *             the softmax only each row's own window, PV over the band;
+ *             chunks of max(LOCAL_M_MIN_ROWS, 2 * window + 1) rows
+ *   local-p   centres from Q Wp^T (one sgemm per chunk of LOCAL_P_ROWS rows),
+ *             then per row sgemv over its own window of at most 2 * window + 1
+ *             keys for scores and for PV, the Gaussian factor on the weights
+ * additive is declined: its scores are a tanh per key and attention unit,
+ * not a product a BLAS computes (avx512 and naive implement it). */
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
@@ -39,6 +55,7 @@
 #include "blas/blas_lib.h"
 #include "blas/softmax.h"
 #include "common/mem.h"
+#include "common/seq2seq.h"
 #include "common/variant.h"
 
 /* Query rows per chunk: at least MIN_CHUNK_ROWS, more while the scores stay
@@ -59,6 +76,15 @@
  * one chunk, 307 in 128-row chunks; lq=2048 at 308 (512 rows), 334 (256). */
 #define CAUSAL_CHUNKS   8
 #define CAUSAL_MIN_ROWS 128
+/* mode=local-m: a chunk of R rows multiplies R + 2 * window keys for R * (2 *
+ * window + 1) useful scores, so R near the window wastes at most 2x; below
+ * LOCAL_M_MIN_ROWS rows sgemm's call overhead dominates instead. */
+#define LOCAL_M_MIN_ROWS 32
+/* mode=local-p: query rows per Q Wp^T sgemm (each row's window then runs
+ * alone: windows are not monotone in the row). */
+#define LOCAL_P_ROWS 64
+/* Rows per sgemm call of the W fold: m stays within CBLAS's 32-bit int. */
+#define FOLD_ROWS ((int64_t)1 << 20)
 
 typedef enum { HEADS_PARALLEL, SGEMM_THREADED } blas_arrangement;
 
@@ -73,17 +99,49 @@ typedef struct blas_shape {
   int64_t unit_rows; /* rows * stack: the rows of a score buffer */
 } blas_shape;
 
+/* Per-worker buffer sizes, in elements; shared by workspace_size and plan. */
+typedef struct blas_sizes {
+  int64_t cols;   /* score columns: lk, a local-m band or a local-p window */
+  int64_t scores; /* floats of scores */
+  int64_t rows;   /* entries of inv, starts, ends, idx */
+  int64_t proj;   /* local-p: floats of Q Wp^T, then centres of its rows */
+  int64_t q, k;   /* plan-wide: folded or normalised Q, normalised K (floats) */
+} blas_sizes;
+
+/* One worker's buffers. */
+typedef struct blas_work {
+  float *s;
+  float *inv;      /* 1 / row sum */
+  int64_t *starts; /* a row's visible keys [starts, ends), relative to the unit's first key */
+  int64_t *ends;
+  int64_t *idx;   /* mode=hard: the chosen key */
+  float *proj;    /* mode=local-p: Q Wp^T of the unit's rows */
+  float *centres; /* mode=local-p */
+} blas_work;
+
 typedef struct blas_plan {
   attn_problem p;
   const blas_lib *lib;
   const blas_softmax_impl *softmax;
   blas_shape sh;
-  int threads;   /* OpenMP threads (heads-parallel) or library threads */
-  float *scores; /* [workers][unit_rows * lk] */
-  float *inv;    /* [workers][unit_rows]: 1 / row sum */
-  int64_t *ends; /* [workers][unit_rows]: visible keys per row */
+  blas_sizes sz;
+  int threads;     /* OpenMP threads (heads-parallel) or library threads */
+  float *scores;   /* [workers][sz.scores] */
+  float *inv;      /* [workers][sz.rows] */
+  int64_t *ends;   /* [workers][sz.rows] */
+  int64_t *starts; /* [workers][sz.rows] */
+  int64_t *idx;    /* [workers][sz.rows] */
+  float *proj;     /* [workers][sz.proj + sz.rows] */
+  float *q, *k;    /* score=general, cosine: what the scores read instead of Q, K */
   char note[256];
 } blas_plan;
+
+/* What a unit reads: the caller's tensors, and the queries and keys its
+ * scores take (the caller's, or the plan's folded or normalised copies). */
+typedef struct blas_inputs {
+  const attn_tensors *t;
+  const float *q, *k;
+} blas_inputs;
 
 /* ---- the library, loaded once ---- */
 
@@ -115,7 +173,25 @@ static int64_t env_int(const char *name) {
   return s ? atoll(s) : 0;
 }
 
+/* The keys a local-m chunk of `rows` rows (or a local-p row, rows = 1)
+ * reaches: rows - 1 + 2 * window + 1, at most lk. */
+static int64_t band_width(const attn_problem *p, int64_t rows) {
+  const int64_t lk = p->lk > 0 ? p->lk : 1;
+  return p->window >= lk || rows - 1 + 2 * p->window + 1 >= lk ? lk : rows + 2 * p->window;
+}
+
+/* mode=local-p: chunks of LOCAL_P_ROWS rows of one head, our threads over them. */
+static blas_shape local_p_shape(const attn_problem *p, int threads) {
+  const int64_t group = p->hkv > 0 && p->h >= p->hkv ? p->h / p->hkv : 1;
+  blas_shape sh = {.arrangement = HEADS_PARALLEL, .workers = threads, .stack = 1, .per_group = group};
+  sh.rows = clamp_rows(LOCAL_P_ROWS, p->lq);
+  sh.nchunks = cdiv(p->lq, sh.rows);
+  sh.unit_rows = sh.rows;
+  return sh;
+}
+
 static blas_shape choose_shape(const attn_problem *p, int threads, int lib_can_thread) {
+  if (p->mode == ATTN_MODE_LOCAL_P) return local_p_shape(p, threads);
   blas_shape sh;
   /* p is valid here (supports() checked hkv), but workspace_size may see any. */
   const int64_t group = p->hkv > 0 && p->h >= p->hkv ? p->h / p->hkv : 1,
@@ -126,6 +202,10 @@ static blas_shape choose_shape(const attn_problem *p, int threads, int lib_can_t
     const int64_t causal_rows =
         p->lq / CAUSAL_CHUNKS > CAUSAL_MIN_ROWS ? p->lq / CAUSAL_CHUNKS : CAUSAL_MIN_ROWS;
     if (causal_rows < budget) budget = causal_rows;
+  }
+  if (p->mode == ATTN_MODE_LOCAL_M && p->window < budget) {
+    const int64_t local_rows = 2 * p->window + 1 > LOCAL_M_MIN_ROWS ? 2 * p->window + 1 : LOCAL_M_MIN_ROWS;
+    if (local_rows < budget) budget = local_rows;
   }
 
   /* Heads-parallel whenever there are at least as many units as threads: its
@@ -180,14 +260,51 @@ static blas_shape choose_shape(const attn_problem *p, int threads, int lib_can_t
   return sh;
 }
 
+static blas_sizes sizes_of(const attn_problem *p, const blas_shape *sh) {
+  blas_sizes z = {.rows = sh->unit_rows, .cols = p->lk};
+  if (p->mode == ATTN_MODE_LOCAL_M) z.cols = band_width(p, sh->rows);
+  if (p->mode == ATTN_MODE_LOCAL_P) z.cols = band_width(p, 1);
+  z.scores = (p->mode == ATTN_MODE_LOCAL_P ? 1 : sh->unit_rows) * z.cols;
+  if (p->mode == ATTN_MODE_LOCAL_P) z.proj = sh->rows * p->da;
+  if (p->score == ATTN_SCORE_GENERAL || p->score == ATTN_SCORE_COSINE) z.q = p->b * p->h * p->lq * p->d;
+  if (p->score == ATTN_SCORE_COSINE) z.k = p->b * p->hkv * p->lk * p->d;
+  return z;
+}
+
+static size_t sizes_bytes(const blas_sizes *z, int64_t workers) {
+  const size_t per_worker = (size_t)z->scores * sizeof(float) +
+                            (size_t)z->rows * (2 * sizeof(float) + 3 * sizeof(int64_t)) +
+                            (size_t)z->proj * sizeof(float);
+  return (size_t)workers * per_worker + (size_t)(z->q + z->k) * sizeof(float);
+}
+
 /* ---- the vtable ---- */
 
 static int blas_available(void) { return 1; /* x86-64 runs it; a missing library is a supports() reason */ }
 
+/* The window and width a mode needs (the problem parser checks them too;
+ * a hand-made descriptor may not have been through it). */
+static attn_status mode_params_ok(const attn_problem *p, char *why, size_t n) {
+  if (p->mode == ATTN_MODE_LOCAL_M && p->window < 0) {
+    snprintf(why, n, "mode=local-m needs window >= 0");
+    return ATTN_EINVAL;
+  }
+  if (p->mode == ATTN_MODE_LOCAL_P && (p->window < 1 || p->da < 1 || p->da > INT_MAX)) {
+    snprintf(why, n, "mode=local-p needs window >= 1 (sigma = window/2) and 1 <= da <= INT_MAX");
+    return ATTN_EINVAL;
+  }
+  return ATTN_OK;
+}
+
 static attn_status blas_supports(const attn_problem *p, char *why, size_t n) {
-  attn_status vs =
-      attn_variant_supported(p, ATTN_SCORE_BIT(ATTN_SCORE_SCALED) | ATTN_SCORE_BIT(ATTN_SCORE_DOT),
-                             ATTN_MODE_BIT(ATTN_MODE_SOFT), "blas", why, n);
+  const unsigned scores = ATTN_SCORE_BIT(ATTN_SCORE_SCALED) | ATTN_SCORE_BIT(ATTN_SCORE_DOT) |
+                          ATTN_SCORE_BIT(ATTN_SCORE_GENERAL) | ATTN_SCORE_BIT(ATTN_SCORE_COSINE),
+                 modes = ATTN_MODE_BIT(ATTN_MODE_SOFT) | ATTN_MODE_BIT(ATTN_MODE_HARD) |
+                         ATTN_MODE_BIT(ATTN_MODE_LOCAL_M) | ATTN_MODE_BIT(ATTN_MODE_LOCAL_P);
+  attn_status vs = attn_variant_supported(p, scores, modes, "blas", why, n);
+  if (vs != ATTN_OK && p->score == ATTN_SCORE_ADDITIVE)
+    snprintf(why, n, "score=additive is not a GEMM: blas has no tanh kernel; see avx512 or naive");
+  if (vs == ATTN_OK) vs = mode_params_ok(p, why, n);
   if (vs != ATTN_OK) return vs;
   const blas_lib *lib = blas_lib_get();
   if (!lib->ok) {
@@ -217,8 +334,8 @@ static size_t blas_workspace(const attn_problem *p, const attn_config *cfg) {
   const int threads = cfg->threads > 0 ? cfg->threads : 1;
   const blas_lib *lib = blas_lib_get();
   const blas_shape sh = choose_shape(p, threads, lib->ok && lib->can_thread);
-  const size_t rows = (size_t)sh.unit_rows;
-  return (size_t)sh.workers * rows * ((size_t)p->lk * sizeof(float) + sizeof(float) + sizeof(int64_t));
+  const blas_sizes z = sizes_of(p, &sh);
+  return sizes_bytes(&z, sh.workers);
 }
 
 static void blas_destroy(void *plan) {
@@ -227,7 +344,25 @@ static void blas_destroy(void *plan) {
   free(pl->scores);
   free(pl->inv);
   free(pl->ends);
+  free(pl->starts);
+  free(pl->idx);
+  free(pl->proj);
+  free(pl->q);
+  free(pl->k);
   free(pl);
+}
+
+/* Worker w's share of the plan's buffers. */
+static blas_work work_of(const blas_plan *pl, int64_t w) {
+  const blas_sizes *z = &pl->sz;
+  float *proj = pl->proj + w * (z->proj + z->rows);
+  return (blas_work){.s = pl->scores + w * z->scores,
+                     .inv = pl->inv + w * z->rows,
+                     .starts = pl->starts + w * z->rows,
+                     .ends = pl->ends + w * z->rows,
+                     .idx = pl->idx + w * z->rows,
+                     .proj = proj,
+                     .centres = proj + z->proj};
 }
 
 static attn_status blas_plan_create(const attn_problem *p, const attn_config *cfg, void **out, char *why,
@@ -242,100 +377,320 @@ static attn_status blas_plan_create(const attn_problem *p, const attn_config *cf
   pl->softmax = blas_softmax_best();
   pl->threads = cfg->threads > 0 ? cfg->threads : 1;
   pl->sh = choose_shape(p, pl->threads, pl->lib->can_thread);
-  const size_t w = (size_t)pl->sh.workers, r = (size_t)pl->sh.unit_rows;
-  pl->scores = attn_alloc_touched(w * r * (size_t)p->lk * sizeof(float));
+  pl->sz = sizes_of(p, &pl->sh);
+  const size_t w = (size_t)pl->sh.workers, r = (size_t)pl->sz.rows;
+  pl->scores = attn_alloc_touched(w * (size_t)pl->sz.scores * sizeof(float));
   pl->inv = attn_alloc_touched(w * r * sizeof(float));
   pl->ends = attn_alloc_touched(w * r * sizeof(int64_t));
-  if (!pl->scores || !pl->inv || !pl->ends) {
+  pl->starts = attn_alloc_touched(w * r * sizeof(int64_t));
+  pl->idx = attn_alloc_touched(w * r * sizeof(int64_t));
+  pl->proj = attn_alloc_touched(w * (size_t)(pl->sz.proj + pl->sz.rows) * sizeof(float));
+  if (pl->sz.q) pl->q = attn_alloc_touched((size_t)pl->sz.q * sizeof(float));
+  if (pl->sz.k) pl->k = attn_alloc_touched((size_t)pl->sz.k * sizeof(float));
+  if (!pl->scores || !pl->inv || !pl->ends || !pl->starts || !pl->idx || !pl->proj || (pl->sz.q && !pl->q) ||
+      (pl->sz.k && !pl->k)) {
+    snprintf(why, n, "no memory for %zu x %lld scores and %lld floats of prepared queries and keys", w,
+             (long long)pl->sz.scores, (long long)(pl->sz.q + pl->sz.k));
     blas_destroy(pl);
-    snprintf(why, n, "no memory for %zu x %zu rows x %lld keys of scores", w, r, (long long)p->lk);
     return ATTN_ENOMEM;
   }
   /* Grow the library's thread pool here: setting a count it already has is
    * all run() does. Heads-parallel wants 1, which needs no pool. */
   const int lib_threads = pl->sh.arrangement == SGEMM_THREADED ? pl->threads : 1;
   pl->lib->set_threads(lib_threads);
-  char unit[64];
+  char unit[96];
   if (pl->sh.stack > 1)
     snprintf(unit, sizeof unit, "units of %lld heads", (long long)pl->sh.stack);
   else
     snprintf(unit, sizeof unit, "%lld-row chunks", (long long)pl->sh.rows);
+  if (p->mode == ATTN_MODE_LOCAL_P)
+    snprintf(unit, sizeof unit, "%lld-row Q Wp^T chunks, sgemv windows of <= %lld keys",
+             (long long)pl->sh.rows, (long long)pl->sz.cols);
+  else if (p->mode == ATTN_MODE_LOCAL_M)
+    snprintf(unit + strlen(unit), sizeof unit - strlen(unit), " x <= %lld-key bands", (long long)pl->sz.cols);
+  const char *prep = p->score == ATTN_SCORE_GENERAL  ? ", Q W folded first"
+                     : p->score == ATTN_SCORE_COSINE ? ", Q and K normalised first"
+                                                     : "";
+  const char *hard = p->mode == ATTN_MODE_HARD ? ", hard: max + copy, no softmax or PV" : "";
   if (pl->sh.arrangement == HEADS_PARALLEL)
-    snprintf(pl->note, sizeof pl->note, "heads-parallel: %d OpenMP threads x sgemm 1 thread, %s, %s %s",
-             pl->threads, unit, pl->lib->vendor, pl->lib->core);
+    snprintf(pl->note, sizeof pl->note, "heads-parallel: %d OpenMP threads x sgemm 1 thread, %s, %s %s%s%s",
+             pl->threads, unit, pl->lib->vendor, pl->lib->core, prep, hard);
   else
-    snprintf(pl->note, sizeof pl->note, "sgemm-threaded: one unit at a time, sgemm %d threads, %s, %s %s",
-             pl->threads, unit, pl->lib->vendor, pl->lib->core);
+    snprintf(pl->note, sizeof pl->note, "sgemm-threaded: one unit at a time, sgemm %d threads, %s, %s %s%s%s",
+             pl->threads, unit, pl->lib->vendor, pl->lib->core, prep, hard);
   *out = pl;
   return ATTN_OK;
 }
 
-/* Rows [i0, i0 + rows) of query heads h0 .. h0 + nh - 1 (one key/value group;
- * nh > 1 only for whole heads, whose rows are then contiguous), on one
- * worker's buffers. */
-static void attend_unit(const blas_plan *pl, const attn_tensors *t, int64_t bi, int64_t h0, int64_t nh,
-                        int64_t i0, float *s, float *inv, int64_t *ends) {
-  const attn_problem *p = &pl->p;
-  const blas_lib *lib = pl->lib;
-  const int64_t d = p->d, dv = p->dv, lk = p->lk, kvh = attn_kv_head(p, h0);
-  const int64_t rows = i0 + pl->sh.rows < p->lq ? pl->sh.rows : p->lq - i0;
-  const float *q = t->q + ((bi * p->h + h0) * p->lq + i0) * d;
-  const float *k = t->k + (bi * p->hkv + kvh) * lk * d;
-  const float *v = t->v + (bi * p->hkv + kvh) * lk * dv;
-  float *o = t->o + ((bi * p->h + h0) * p->lq + i0) * dv;
-
-  /* Ends are nondecreasing, so rows that see no key lead a head's chunk:
-   * skip them when the unit is one head (stacked heads keep them, and the
-   * softmax gives them zero weights). */
-  int64_t first = 0;
-  if (nh == 1) {
-    while (first < rows && attn_visible_end(p, t->lens, bi, i0 + first) == 0) first++;
-    if (first > 0) memset(o, 0, (size_t)(first * dv) * sizeof *o);
-  }
-  const int64_t m = nh * rows - first;
-  if (m == 0) return;
-  for (int64_t r = 0; r < m; r++) ends[r] = attn_visible_end(p, t->lens, bi, i0 + (first + r) % rows);
-  const int64_t n = ends[m - 1]; /* the widest row: the keys this unit multiplies */
-  q += first * d;
-  o += first * dv;
-  if (n == 0) { /* pad length 0: every row of the unit is empty */
-    memset(o, 0, (size_t)(m * dv) * sizeof *o);
-    return;
-  }
-
-  if (m == 1) {
-    lib->sgemv(BLAS_ROW_MAJOR, BLAS_NO_TRANS, (int)n, (int)d, attn_scale(p), k, (int)d, q, 1, 0.0f, s, 1);
-    pl->softmax->rows(s, 1, n, ends, inv);
-    lib->sgemv(BLAS_ROW_MAJOR, BLAS_TRANS, (int)n, (int)dv, 1.0f, v, (int)dv, s, 1, 0.0f, o, 1);
+/* The keys [*lo, *hi) that query row i of batch bi attends to: the mask's
+ * prefix, intersected with the local-m window. */
+static void row_keys(const attn_problem *p, const int32_t *lens, int64_t bi, int64_t i, int64_t *lo,
+                     int64_t *hi) {
+  const int64_t end = attn_visible_end(p, lens, bi, i);
+  if (p->mode == ATTN_MODE_LOCAL_M) {
+    attn_window(p, (double)attn_local_m_centre(p, i), end, lo, hi);
   } else {
-    lib->sgemm(BLAS_ROW_MAJOR, BLAS_NO_TRANS, BLAS_TRANS, (int)m, (int)n, (int)d, attn_scale(p), q, (int)d, k,
-               (int)d, 0.0f, s, (int)n);
-    pl->softmax->rows(s, m, n, ends, inv);
+    *lo = 0;
+    *hi = end;
+  }
+}
+
+static int row_empty(const attn_problem *p, const int32_t *lens, int64_t bi, int64_t i) {
+  int64_t lo, hi;
+  row_keys(p, lens, bi, i, &lo, &hi);
+  return lo >= hi;
+}
+
+/* S[m][n] = scale * Q[m][d] K[n][d]^T: sgemv for one row (it streams K
+ * where sgemm would first pack it). */
+static void scores_of(const blas_plan *pl, const float *q, const float *k, int64_t m, int64_t n, float *s) {
+  const blas_lib *lib = pl->lib;
+  const int d = (int)pl->p.d;
+  if (m == 1)
+    lib->sgemv(BLAS_ROW_MAJOR, BLAS_NO_TRANS, (int)n, d, attn_scale(&pl->p), k, d, q, 1, 0.0f, s, 1);
+  else
+    lib->sgemm(BLAS_ROW_MAJOR, BLAS_NO_TRANS, BLAS_TRANS, (int)m, (int)n, d, attn_scale(&pl->p), q, d, k, d,
+               0.0f, s, (int)n);
+}
+
+/* O[m][dv] = W[m][n] V[n][dv], then row r scaled by inv[r]. */
+static void weighted_values(const blas_plan *pl, const float *s, const float *v, const float *inv, int64_t m,
+                            int64_t n, float *o) {
+  const blas_lib *lib = pl->lib;
+  const int64_t dv = pl->p.dv;
+  if (m == 1)
+    lib->sgemv(BLAS_ROW_MAJOR, BLAS_TRANS, (int)n, (int)dv, 1.0f, v, (int)dv, s, 1, 0.0f, o, 1);
+  else
     lib->sgemm(BLAS_ROW_MAJOR, BLAS_NO_TRANS, BLAS_NO_TRANS, (int)m, (int)dv, (int)n, 1.0f, s, (int)n, v,
                (int)dv, 0.0f, o, (int)dv);
-  }
   for (int64_t r = 0; r < m; r++) {
     float *row = o + r * dv;
     for (int64_t c = 0; c < dv; c++) row[c] *= inv[r];
   }
 }
 
+static double dot_double(const float *a, const float *b, int64_t n) {
+  double z = 0;
+  for (int64_t c = 0; c < n; c++) z += (double)a[c] * b[c];
+  return z;
+}
+
+/* |a|^2 in 8 float lanes: vectorises without reassociation, and hard's
+ * tolerance below has ample margin for its rounding. */
+static float sq_norm(const float *a, int64_t n) {
+  float acc[8] = {0};
+  int64_t c = 0;
+  for (; c + 8 <= n; c += 8)
+    for (int l = 0; l < 8; l++) acc[l] += a[c + l] * a[c + l];
+  float z = 0;
+  for (; c < n; c++) z += a[c] * a[c];
+  for (int l = 0; l < 8; l++) z += acc[l];
+  return z;
+}
+
+/* mode=hard: the first maximum of the computed scores need not be the first
+ * exact one. Equal keys do not always score equal: the library's kernels for
+ * a tail of columns round differently (in sgemm 13x17x13 the 17th column of
+ * identical keys came out 1 ulp apart), so the lowest index can lose a tie.
+ * Every key of row r within twice the score's error bound of the computed
+ * maximum is rescored in double (products of floats are exact there, the
+ * same arithmetic for every key) and the first maximum of those wins. The
+ * bound: gamma(d + 2) |scale| sum_k |q_k k_jk| <= ... |q|_2 max_j |k_j|_2. */
+static void refine_hard(const attn_problem *p, const float *s, int64_t n, const float *q, const float *k,
+                        const int64_t *starts, const int64_t *ends, int64_t m, int64_t *idx) {
+  const int64_t d = p->d;
+  const double scale = attn_scale(p), u = 0x1p-24, gamma = (double)(d + 2) * u / (1 - (double)(d + 2) * u);
+  float kmax2 = 0;
+  for (int64_t j = 0; j < n; j++) {
+    const float k2 = sq_norm(k + j * d, d);
+    kmax2 = k2 > kmax2 ? k2 : kmax2;
+  }
+  for (int64_t r = 0; r < m; r++) {
+    if (idx[r] < 0) continue;
+    const float *row = s + r * n, *qr = q + r * d;
+    const double tol = 2.5 * gamma * fabs(scale) * sqrt((double)sq_norm(qr, d) * kmax2) + 0x1p-140;
+    /* The threshold rounded down to a float: the scan compares floats. */
+    const double want = (double)row[idx[r]] - tol;
+    float thr = (float)want;
+    if ((double)thr > want) thr = nextafterf(thr, -INFINITY);
+    double best = -INFINITY;
+    for (int64_t j = starts[r]; j < ends[r]; j++) {
+      if (!(row[j] >= thr)) continue;
+      const double e = scale * dot_double(qr, k + j * d, d);
+      if (e > best) best = e, idx[r] = j;
+    }
+  }
+}
+
+/* mode=hard: each row a copy of its chosen value row (idx -1: no key, zero). */
+static void copy_chosen(const int64_t *idx, const float *v, int64_t m, int64_t dv, float *o) {
+  for (int64_t r = 0; r < m; r++) {
+    if (idx[r] < 0)
+      memset(o + r * dv, 0, (size_t)dv * sizeof *o);
+    else
+      memcpy(o + r * dv, v + idx[r] * dv, (size_t)dv * sizeof *o);
+  }
+}
+
+/* Rows [i0, i0 + rows) of query heads h0 .. h0 + nh - 1 (one key/value group;
+ * nh > 1 only for whole heads, whose rows are then contiguous), on one
+ * worker's buffers: soft, hard and local-m. */
+static void attend_unit(const blas_plan *pl, const blas_inputs *in, int64_t bi, int64_t h0, int64_t nh,
+                        int64_t i0, const blas_work *w) {
+  const attn_problem *p = &pl->p;
+  const attn_tensors *t = in->t;
+  const int64_t d = p->d, dv = p->dv, lk = p->lk, kvh = attn_kv_head(p, h0);
+  const int64_t rows = i0 + pl->sh.rows < p->lq ? pl->sh.rows : p->lq - i0;
+  const float *q = in->q + ((bi * p->h + h0) * p->lq + i0) * d;
+  const float *k = in->k + (bi * p->hkv + kvh) * lk * d;
+  const float *v = t->v + (bi * p->hkv + kvh) * lk * dv;
+  float *o = t->o + ((bi * p->h + h0) * p->lq + i0) * dv;
+  int64_t *starts = w->starts, *ends = w->ends;
+
+  /* Under the prefix masks, rows that see no key lead a head's chunk: skip
+   * them when the unit is one head (stacked heads keep them, and the
+   * softmax gives them zero weights). */
+  int64_t first = 0;
+  if (nh == 1) {
+    while (first < rows && row_empty(p, t->lens, bi, i0 + first)) first++;
+    if (first > 0) memset(o, 0, (size_t)(first * dv) * sizeof *o);
+  }
+  const int64_t m = nh * rows - first;
+  if (m == 0) return;
+  /* The keys this unit multiplies: from the lowest first key of a row to
+   * the highest end (a prefix but for local-m). Empty rows become [0, 0). */
+  int64_t c0 = lk, c1 = 0;
+  for (int64_t r = 0; r < m; r++) {
+    row_keys(p, t->lens, bi, i0 + (first + r) % rows, &starts[r], &ends[r]);
+    if (starts[r] >= ends[r]) {
+      starts[r] = ends[r] = -1;
+      continue;
+    }
+    if (starts[r] < c0) c0 = starts[r];
+    if (ends[r] > c1) c1 = ends[r];
+  }
+  q += first * d;
+  o += first * dv;
+  if (c1 <= c0) { /* e.g. pad length 0: every row of the unit is empty */
+    memset(o, 0, (size_t)(m * dv) * sizeof *o);
+    return;
+  }
+  for (int64_t r = 0; r < m; r++) {
+    const int empty = starts[r] < 0;
+    starts[r] = empty ? 0 : starts[r] - c0;
+    ends[r] = empty ? 0 : ends[r] - c0;
+  }
+  const int64_t n = c1 - c0;
+
+  scores_of(pl, q, k + c0 * d, m, n, w->s);
+  if (p->mode == ATTN_MODE_HARD) {
+    pl->softmax->argmax(w->s, m, n, starts, ends, w->idx);
+    refine_hard(p, w->s, n, q, k + c0 * d, starts, ends, m, w->idx);
+    copy_chosen(w->idx, v + c0 * dv, m, dv, o);
+    return;
+  }
+  pl->softmax->band(w->s, m, n, starts, ends, w->inv);
+  weighted_values(pl, w->s, v + c0 * dv, w->inv, m, n, o);
+}
+
+/* mode=local-p, one row: its window around centre c, clipped to the
+ * visible prefix [0, end); scores, softmax, the Gaussian factor (the
+ * weights are not renormalised after it), PV. */
+static void local_p_row(const blas_plan *pl, const float *q, const float *k, const float *v, float c,
+                        int64_t end, const blas_work *w, float *o) {
+  const attn_problem *p = &pl->p;
+  int64_t lo, hi;
+  attn_window(p, (double)c, end, &lo, &hi);
+  if (hi <= lo) {
+    memset(o, 0, (size_t)p->dv * sizeof *o);
+    return;
+  }
+  const int64_t n = hi - lo, zero = 0;
+  scores_of(pl, q, k + lo * p->d, 1, n, w->s);
+  pl->softmax->band(w->s, 1, n, &zero, &n, w->inv);
+  for (int64_t j = 0; j < n; j++) w->s[j] *= attn_local_p_gauss(lo + j, c, p->window);
+  weighted_values(pl, w->s, v + lo * p->dv, w->inv, 1, n, o);
+}
+
+/* mode=local-p: rows [i0, i0 + rows) of query head hd. Centres from the
+ * caller's queries (the score's fold or normalisation does not enter them). */
+static void attend_local_p(const blas_plan *pl, const blas_inputs *in, int64_t bi, int64_t hd, int64_t i0,
+                           const blas_work *w) {
+  const attn_problem *p = &pl->p;
+  const attn_tensors *t = in->t;
+  const blas_lib *lib = pl->lib;
+  const int64_t d = p->d, dv = p->dv, lk = p->lk, da = p->da, kvh = attn_kv_head(p, hd);
+  const int64_t rows = i0 + pl->sh.rows < p->lq ? pl->sh.rows : p->lq - i0,
+                row0 = (bi * p->h + hd) * p->lq + i0;
+  const float *k = in->k + (bi * p->hkv + kvh) * lk * d, *v = t->v + (bi * p->hkv + kvh) * lk * dv;
+  if (rows == 1)
+    lib->sgemv(BLAS_ROW_MAJOR, BLAS_NO_TRANS, (int)da, (int)d, 1.0f, t->wp, (int)d, t->q + row0 * d, 1, 0.0f,
+               w->proj, 1);
+  else
+    lib->sgemm(BLAS_ROW_MAJOR, BLAS_NO_TRANS, BLAS_TRANS, (int)rows, (int)da, (int)d, 1.0f, t->q + row0 * d,
+               (int)d, t->wp, (int)d, 0.0f, w->proj, (int)da);
+  attn_local_p_centres(w->proj, t->vp, 0, rows, da, lk, w->centres);
+  for (int64_t r = 0; r < rows; r++)
+    local_p_row(pl, in->q + (row0 + r) * d, k, v, w->centres[r], attn_visible_end(p, t->lens, bi, i0 + r), w,
+                t->o + (row0 + r) * dv);
+}
+
 /* Unit number u (0 .. units - 1) of chunk c, on worker w's buffers. */
-static void run_unit(const blas_plan *pl, const attn_tensors *t, int64_t u, int64_t c, int64_t w) {
+static void run_unit(const blas_plan *pl, const blas_inputs *in, int64_t u, int64_t c, int64_t w) {
   const attn_problem *p = &pl->p;
   const blas_shape *sh = &pl->sh;
   const int64_t group = p->h / p->hkv, g = u / sh->per_group, j = u % sh->per_group;
   const int64_t bi = g / p->hkv, h0 = (g % p->hkv) * group + j * sh->stack;
   const int64_t nh = h0 + sh->stack <= (g % p->hkv + 1) * group ? sh->stack : (g % p->hkv + 1) * group - h0;
-  const size_t at = (size_t)w * (size_t)sh->unit_rows;
-  attend_unit(pl, t, bi, h0, nh, c * sh->rows, pl->scores + at * (size_t)p->lk, pl->inv + at, pl->ends + at);
+  const blas_work work = work_of(pl, w);
+  if (p->mode == ATTN_MODE_LOCAL_P)
+    attend_local_p(pl, in, bi, h0, c * sh->rows, &work);
+  else
+    attend_unit(pl, in, bi, h0, nh, c * sh->rows, &work);
+}
+
+/* score=general: rows [r0, r1) of Q' = Q W, in sgemm calls of at most FOLD_ROWS rows. */
+static void fold_rows(const blas_lib *lib, const float *q, const float *wt, float *qf, int64_t r0, int64_t r1,
+                      int64_t d) {
+  for (int64_t r = r0; r < r1; r += FOLD_ROWS) {
+    const int64_t m = r1 - r < FOLD_ROWS ? r1 - r : FOLD_ROWS;
+    lib->sgemm(BLAS_ROW_MAJOR, BLAS_NO_TRANS, BLAS_NO_TRANS, (int)m, (int)d, (int)d, 1.0f, q + r * d, (int)d,
+               wt, (int)d, 0.0f, qf + r * d, (int)d);
+  }
+}
+
+/* What the scores read: Q W (general), unit rows of Q and K (cosine), else
+ * the caller's Q and K. O(rows * d^2) at most, split over our threads, each
+ * a single-threaded sgemm: the library's pool stays out of our team. */
+static blas_inputs prepare(const blas_plan *pl, const attn_tensors *t) {
+  const attn_problem *p = &pl->p;
+  blas_inputs in = {.t = t, .q = t->q, .k = t->k};
+  if (p->score != ATTN_SCORE_GENERAL && p->score != ATTN_SCORE_COSINE) return in;
+  const int64_t nq = p->b * p->h * p->lq, nk = p->b * p->hkv * p->lk, d = p->d;
+  pl->lib->set_threads(1);
+#pragma omp parallel num_threads(pl->threads)
+  {
+    const int64_t tid = omp_get_thread_num(), nt = omp_get_num_threads();
+    if (p->score == ATTN_SCORE_GENERAL) {
+      fold_rows(pl->lib, t->q, t->w, pl->q, nq * tid / nt, nq * (tid + 1) / nt, d);
+    } else {
+      attn_normalize_rows(t->q, pl->q, nq * tid / nt, nq * (tid + 1) / nt, d);
+      attn_normalize_rows(t->k, pl->k, nk * tid / nt, nk * (tid + 1) / nt, d);
+    }
+  }
+  in.q = pl->q;
+  if (p->score == ATTN_SCORE_COSINE) in.k = pl->k;
+  return in;
 }
 
 static attn_status blas_run(void *plan, const attn_tensors *t) {
   const blas_plan *pl = plan;
   const attn_problem *p = &pl->p;
   const blas_shape *sh = &pl->sh;
-  if (!t || !t->q || !t->k || !t->v || !t->o || (p->mask == ATTN_MASK_PAD && !t->lens)) return ATTN_EINVAL;
+  if (!t || !t->q || !t->k || !t->v || !t->o || (p->mask == ATTN_MASK_PAD && !t->lens) ||
+      (p->score == ATTN_SCORE_GENERAL && !t->w) || (p->mode == ATTN_MODE_LOCAL_P && (!t->wp || !t->vp)))
+    return ATTN_EINVAL;
+  const blas_inputs in = prepare(pl, t);
   const int64_t units = p->b * p->hkv * sh->per_group, items = units * sh->nchunks;
 
   if (sh->arrangement == HEADS_PARALLEL) {
@@ -345,10 +700,10 @@ static attn_status blas_run(void *plan, const attn_tensors *t) {
      * fill the gaps at the end. */
 #pragma omp parallel for num_threads(pl->threads) schedule(dynamic, 1)
     for (int64_t it = 0; it < items; it++)
-      run_unit(pl, t, it % units, sh->nchunks - 1 - it / units, omp_get_thread_num());
+      run_unit(pl, &in, it % units, sh->nchunks - 1 - it / units, omp_get_thread_num());
   } else {
     pl->lib->set_threads(pl->threads);
-    for (int64_t it = 0; it < items; it++) run_unit(pl, t, it / sh->nchunks, it % sh->nchunks, 0);
+    for (int64_t it = 0; it < items; it++) run_unit(pl, &in, it / sh->nchunks, it % sh->nchunks, 0);
   }
   return ATTN_OK;
 }
@@ -378,6 +733,12 @@ static void blas_describe(attn_emit_fn emit, void *ctx) {
   emit(ctx, "threads",
        "heads-parallel unless fewer units than threads, then sgemm-threaded; overrides: "
        "ATTNBENCH_BLAS_THREADING=heads|sgemm, ATTNBENCH_BLAS_CHUNK_ROWS=N, ATTNBENCH_BLAS_STACK=N");
+  snprintf(buf, sizeof buf,
+           "scores scaled, dot, general (Q W folded by sgemm), cosine (unit rows); modes soft, hard (max, "
+           "near ties rescored in double, copy), local-m (chunks of >= %d rows x their key band), local-p "
+           "(Q Wp^T per %d rows, sgemv per window); additive declined",
+           LOCAL_M_MIN_ROWS, LOCAL_P_ROWS);
+  emit(ctx, "seq2seq", buf);
 }
 
 /* ---- the GEMM op=mha projects with: one cblas_sgemm ----
@@ -438,7 +799,10 @@ static attn_status blas_gemm_run(void *plan, const float *a, const float *b, flo
 const attn_backend attn_backend_blas = {
     .name = "blas",
     .summary = "CBLAS sgemm for QK^T and PV around a vectorised two-pass softmax, chunked rows",
-    .accuracy = {.exp_rel_err = BLAS_EXPF_U10_REL_ERR, .key_block = 0},
+    /* The softmax's expf_u10, and glibc's expf in local-p's centres and
+     * Gaussian factor: within 1 ulp, so 2^-23 relative, the same bound.
+     * tanh_abs_err 0: glibc's tanhf, in the centres only. */
+    .accuracy = {.exp_rel_err = BLAS_EXPF_U10_REL_ERR, .key_block = 0, .tanh_abs_err = 0},
     .available = blas_available,
     .supports = blas_supports,
     .workspace_size = blas_workspace,

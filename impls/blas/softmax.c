@@ -101,18 +101,41 @@ static ALWAYS_INLINE float row_exp_sum(float *s, int64_t n, float m) {
   return z;
 }
 
-static ALWAYS_INLINE void rows_body(float *s, int64_t rows, int64_t n, const int64_t *ends, float *inv) {
+static ALWAYS_INLINE void band_body(float *s, int64_t rows, int64_t n, const int64_t *starts,
+                                    const int64_t *ends, float *inv) {
   for (int64_t r = 0; r < rows; r++) {
     float *row = s + r * n;
-    const int64_t end = ends[r];
-    if (end > 0) {
+    const int64_t start = starts ? starts[r] : 0, end = ends[r] > start ? ends[r] : start;
+    if (end > start) {
       /* z >= 1: the maximum contributes exp(0). */
-      inv[r] = 1.0f / row_exp_sum(row, end, row_max(row, end));
+      inv[r] = 1.0f / row_exp_sum(row + start, end - start, row_max(row + start, end - start));
     } else {
       inv[r] = 0;
     }
-    /* Keys this row may not see: only the chunk's diagonal block has any. */
+    /* Keys this row may not see: only the chunk's diagonal block (and a
+     * local-m band's edges) has any. */
+    if (start > 0) memset(row, 0, (size_t)start * sizeof *row);
     if (end < n) memset(row + end, 0, (size_t)(n - end) * sizeof *row);
+  }
+}
+
+static ALWAYS_INLINE void rows_body(float *s, int64_t rows, int64_t n, const int64_t *ends, float *inv) {
+  band_body(s, rows, n, NULL, ends, inv);
+}
+
+/* The maximum by row_max's vectorised pass, then the first key equal to it
+ * (as a float: -0 ties with +0, like any other equal scores). */
+static ALWAYS_INLINE void argmax_body(const float *s, int64_t rows, int64_t n, const int64_t *starts,
+                                      const int64_t *ends, int64_t *idx) {
+  for (int64_t r = 0; r < rows; r++) {
+    const float *row = s + r * n;
+    const int64_t start = starts ? starts[r] : 0, end = ends[r];
+    idx[r] = -1;
+    if (end <= start) continue;
+    const float m = row_max(row + start, end - start);
+    int64_t j = start;
+    while (j < end - 1 && !(row[j] == m)) j++;
+    idx[r] = j;
   }
 }
 
@@ -123,26 +146,38 @@ static ALWAYS_INLINE void exp_body(const float *x, float *y, int64_t n) {
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
 #define AVX2   __attribute__((target("avx2,fma")))
 
-AVX512 static void rows_avx512(float *s, int64_t rows, int64_t n, const int64_t *ends, float *inv) {
-  rows_body(s, rows, n, ends, inv);
-}
-AVX512 static void exp_avx512(const float *x, float *y, int64_t n) { exp_body(x, y, n); }
-AVX2 static void rows_avx2(float *s, int64_t rows, int64_t n, const int64_t *ends, float *inv) {
-  rows_body(s, rows, n, ends, inv);
-}
-AVX2 static void exp_avx2(const float *x, float *y, int64_t n) { exp_body(x, y, n); }
-static void rows_generic(float *s, int64_t rows, int64_t n, const int64_t *ends, float *inv) {
-  rows_body(s, rows, n, ends, inv);
-}
-static void exp_generic(const float *x, float *y, int64_t n) { exp_body(x, y, n); }
+/* One instance of every body per ISA. */
+#define INSTANCES(isa, attr)                                                                                 \
+  attr static void rows_##isa(float *s, int64_t rows, int64_t n, const int64_t *ends, float *inv) {          \
+    rows_body(s, rows, n, ends, inv);                                                                        \
+  }                                                                                                          \
+  attr static void band_##isa(float *s, int64_t rows, int64_t n, const int64_t *starts, const int64_t *ends, \
+                              float *inv) {                                                                  \
+    band_body(s, rows, n, starts, ends, inv);                                                                \
+  }                                                                                                          \
+  attr static void argmax_##isa(const float *s, int64_t rows, int64_t n, const int64_t *starts,              \
+                                const int64_t *ends, int64_t *idx) {                                         \
+    argmax_body(s, rows, n, starts, ends, idx);                                                              \
+  }                                                                                                          \
+  attr static void exp_##isa(const float *x, float *y, int64_t n) { exp_body(x, y, n); }
+
+INSTANCES(avx512, AVX512)
+INSTANCES(avx2, AVX2)
+INSTANCES(generic, )
 
 static int always(void) { return 1; }
 
+#define ENTRY(name, test)                                                                                    \
+  {                                                                                                          \
+    .isa = #name, .usable = test, .rows = rows_##name, .band = band_##name, .argmax = argmax_##name,         \
+    .exp = exp_##name                                                                                        \
+  }
 const blas_softmax_impl blas_softmax_impls[] = {
-    {.isa = "avx512", .usable = attn_cpu_has_avx512, .rows = rows_avx512, .exp = exp_avx512},
-    {.isa = "avx2", .usable = attn_cpu_has_avx2, .rows = rows_avx2, .exp = exp_avx2},
-    {.isa = "generic", .usable = always, .rows = rows_generic, .exp = exp_generic},
+    ENTRY(avx512, attn_cpu_has_avx512),
+    ENTRY(avx2, attn_cpu_has_avx2),
+    ENTRY(generic, always),
 };
+#undef ENTRY
 const size_t blas_softmax_nimpls = sizeof blas_softmax_impls / sizeof blas_softmax_impls[0];
 
 const blas_softmax_impl *blas_softmax_best(void) {

@@ -15,11 +15,23 @@
  * row, and inv[r] = 1 / sum (0 for a row with no visible key). */
 typedef void (*blas_softmax_fn)(float *s, int64_t rows, int64_t n, const int64_t *ends, float *inv);
 
+/* The same for rows that see a band of keys [starts[r], ends[r]) (mode=local-m):
+ * outside it the row is 0. starts NULL reads as all 0 (then it is rows()). */
+typedef void (*blas_softmax_band_fn)(float *s, int64_t rows, int64_t n, const int64_t *starts,
+                                     const int64_t *ends, float *inv);
+
+/* mode=hard: idx[r] = the lowest j in [starts[r], ends[r]) with s[r][j] the
+ * row's maximum there, -1 for an empty band. s is not modified. */
+typedef void (*blas_argmax_fn)(const float *s, int64_t rows, int64_t n, const int64_t *starts,
+                               const int64_t *ends, int64_t *idx);
+
 /* One code path: the same plain C compiled for one ISA. */
 typedef struct blas_softmax_impl {
   const char *isa;     /* "avx512", "avx2", "generic" */
   int (*usable)(void); /* this CPU and OS can run it */
   blas_softmax_fn rows;
+  blas_softmax_band_fn band;
+  blas_argmax_fn argmax;
   /* y[i] = expf_u10(x[i]), vectorised as in rows(): for the lane-by-lane test. */
   void (*exp)(const float *x, float *y, int64_t n);
 } blas_softmax_impl;

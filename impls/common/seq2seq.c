@@ -28,6 +28,11 @@ float attn_local_p_gauss(int64_t j, float c, int64_t window) {
 }
 
 void attn_transpose(const float *src, float *dst, int64_t rows, int64_t cols) {
-  for (int64_t r = 0; r < rows; r++)
-    for (int64_t c = 0; c < cols; c++) dst[c * rows + r] = src[r * cols + c];
+  enum { TILE = 32 }; /* a tile's source and destination rows stay in L1 */
+  for (int64_t r0 = 0; r0 < rows; r0 += TILE)
+    for (int64_t c0 = 0; c0 < cols; c0 += TILE) {
+      const int64_t r1 = r0 + TILE < rows ? r0 + TILE : rows, c1 = c0 + TILE < cols ? c0 + TILE : cols;
+      for (int64_t c = c0; c < c1; c++)
+        for (int64_t r = r0; r < r1; r++) dst[c * rows + r] = src[r * cols + c];
+    }
 }

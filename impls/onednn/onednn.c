@@ -22,6 +22,23 @@
  * causal rows that see nothing (lq > lk) are left out of the tiles and zeroed,
  * and batches with pad length 0 are zeroed after the primitives ran.
  *
+ * The seq2seq scores and modes (attn.h), around the same primitives:
+ *   general   Q' = Q W once per run by a matmul created in plan (onednn_gemm),
+ *             then the path above on Q': W is folded into the queries
+ *   cosine    Q and K rows normalised once per run (plain C, our threads)
+ *   hard      qk only, then per row in plain C the first maximum over its
+ *             visible keys and a copy of that value row: no softmax, no pv
+ *   local-m   tiles of max(LOCAL_M_MIN_ROWS, 2 * window + 1) rows whose qk and
+ *             pv span only the band of keys their rows' windows reach
+ *             (rows + 2 * window, not lk); between qk and softmax a plain C
+ *             pass sets the keys outside each row's own window (and mask) to
+ *             -inf, replacing the mask primitives
+ *   local-p   centres from Q Wp^T (a matmul created in plan, on Wp transposed
+ *             into a plan buffer), then each row's window of at most
+ *             2 * window + 1 keys in plain C: no tile ever spans lk
+ * additive is declined: its scores are a tanh per key and attention unit,
+ * not a matmul (avx512 and naive implement it).
+ *
  * Everything oneDNN needs is created in plan(); run() sets data handles and
  * executes. Inside execute oneDNN still allocates a little bookkeeping, and
  * its gemm:jit matmul (which it picks for row tiles: its brg kernels need
@@ -37,8 +54,9 @@
 
 #include "attnbench/attn.h"
 #include "common/mem.h"
-#include "onednn/onednn_gemm.h"
+#include "common/seq2seq.h"
 #include "common/variant.h"
+#include "onednn/onednn_gemm.h"
 
 /* Tiling of the scores [b*hkv][g][lq][lk]. Measured at h=16, lq=lk=4096,
  * d=128 on one core (oneDNN 2.6, AVX-512): one tile of all heads x 256 rows
@@ -56,6 +74,10 @@
  * 256 rows won (323 against 307 in 128, 303 in 512). */
 #define ONEDNN_CAUSAL_MIN_ROWS 128
 #define ONEDNN_CAUSAL_MAX_ROWS 256
+/* mode=local-m: a tile of R rows spans R + 2 * window keys for 2 * window + 1
+ * useful ones per row, so R near the window wastes at most 2x; fewer rows
+ * than this make each primitive execution too small. */
+#define ONEDNN_LOCAL_M_MIN_ROWS 32
 
 enum { STEP_QK, STEP_MASK, STEP_SOFTMAX, STEP_PV, STEPS };
 static const char *const step_names[STEPS] = {"qk", "mask", "softmax", "pv"};
@@ -89,6 +111,7 @@ typedef struct onednn_set {
 typedef struct onednn_chunk {
   int64_t x0; /* first kv-head group, of b*hkv */
   int64_t i0; /* first query row */
+  int64_t c0; /* first key of the chunk's columns (a local-m band; else 0) */
   int set;
 } onednn_chunk;
 
@@ -111,6 +134,16 @@ typedef struct onednn_plan {
   int nsets;
   onednn_chunk *chunks;
   int64_t nchunks;
+  /* seq2seq: what the scores read instead of Q and K, and local-p's buffers */
+  void *fold;     /* score=general: Q' = Q W, an onednn_gemm */
+  void *project;  /* mode=local-p: Q Wp^T, an onednn_gemm */
+  float *q, *k;   /* general: Q'; cosine: Q and K with unit rows */
+  float *wpt;     /* local-p: Wp^T [d][da] */
+  float *proj;    /* local-p: [b*h*lq][da] */
+  float *centres; /* local-p: [b*h*lq] */
+  float *rowbuf;  /* local-p: [threads][window_cols] scores of one row */
+  double *kmax;   /* hard: [xc] largest key norm of each kv-head group of a chunk */
+  int64_t window_cols;
   char note[512];
 } onednn_plan;
 
@@ -146,11 +179,35 @@ static const char *isa_name(dnnl_cpu_isa_t isa) {
 
 static int onednn_available(void) { return dnnl_engine_get_count(dnnl_cpu) > 0; }
 
+/* The window and width a mode needs (the problem parser checks them too;
+ * a hand-made descriptor may not have been through it). */
+static attn_status mode_params_ok(const attn_problem *p, char *why, size_t n) {
+  if (p->mode == ATTN_MODE_LOCAL_M && p->window < 0) {
+    if (why && n) snprintf(why, n, "mode=local-m needs window >= 0");
+    return ATTN_EINVAL;
+  }
+  if (p->mode == ATTN_MODE_LOCAL_P && (p->window < 1 || p->da < 1)) {
+    if (why && n) snprintf(why, n, "mode=local-p needs window >= 1 (sigma = window/2) and da >= 1");
+    return ATTN_EINVAL;
+  }
+  return ATTN_OK;
+}
+
 static attn_status onednn_supports(const attn_problem *p, char *why, size_t n) {
-  attn_status vs =
-      attn_variant_supported(p, ATTN_SCORE_BIT(ATTN_SCORE_SCALED) | ATTN_SCORE_BIT(ATTN_SCORE_DOT),
-                             ATTN_MODE_BIT(ATTN_MODE_SOFT), "onednn", why, n);
+  const unsigned scores = ATTN_SCORE_BIT(ATTN_SCORE_SCALED) | ATTN_SCORE_BIT(ATTN_SCORE_DOT) |
+                          ATTN_SCORE_BIT(ATTN_SCORE_GENERAL) | ATTN_SCORE_BIT(ATTN_SCORE_COSINE),
+                 modes = ATTN_MODE_BIT(ATTN_MODE_SOFT) | ATTN_MODE_BIT(ATTN_MODE_HARD) |
+                         ATTN_MODE_BIT(ATTN_MODE_LOCAL_M) | ATTN_MODE_BIT(ATTN_MODE_LOCAL_P);
+  attn_status vs = attn_variant_supported(p, scores, modes, "onednn", why, n);
+  if (vs != ATTN_OK && p->score == ATTN_SCORE_ADDITIVE && why && n)
+    snprintf(why, n, "score=additive is not a GEMM: onednn has no tanh kernel; see avx512 or naive");
+  if (vs == ATTN_OK) vs = mode_params_ok(p, why, n);
   if (vs != ATTN_OK) return vs;
+  if (p->mode == ATTN_MODE_HARD && p->lk > INT32_MAX) {
+    if (why && n)
+      snprintf(why, n, "mode=hard scans rows of 32-bit length: lk=%lld is too long", (long long)p->lk);
+    return ATTN_UNSUPPORTED;
+  }
   if (p->dtype != ATTN_F32) {
     if (why && n) snprintf(why, n, "only f32 is wired up");
     return ATTN_UNSUPPORTED;
@@ -174,12 +231,33 @@ static int64_t plan_end(const attn_problem *p, int64_t i) {
   return p->mask == ATTN_MASK_PAD ? p->lk : attn_visible_end(p, NULL, 0, i);
 }
 
-/* Rows with no visible key at all (causal with lq > lk) are left out of the
- * chunks; visible ends are nondecreasing in the row, so they come first. */
+/* The keys [*lo, *hi) row i is planned for: the visible prefix, within the
+ * local-m window. Both ends are nondecreasing in i. */
+static void plan_keys(const attn_problem *p, int64_t i, int64_t *lo, int64_t *hi) {
+  const int64_t end = plan_end(p, i);
+  if (p->mode == ATTN_MODE_LOCAL_M) {
+    attn_window(p, (double)attn_local_m_centre(p, i), end, lo, hi);
+  } else {
+    *lo = 0;
+    *hi = end;
+  }
+}
+
+/* Rows with no visible key at all (causal with lq > lk; local-m windows that
+ * end before key 0 or start past the causal end) are left out of the chunks;
+ * by the monotone ends they come first. */
 static int64_t first_row(const attn_problem *p) {
-  int64_t r = 0;
-  while (r < p->lq && plan_end(p, r) == 0) r++;
+  int64_t r = 0, lo, hi;
+  while (r < p->lq && (plan_keys(p, r, &lo, &hi), lo >= hi)) r++;
   return r;
+}
+
+/* The keys a local-m tile of `rows` rows spans: rows - 1 + 2 * window + 1,
+ * at most lk; lk for the other modes. */
+static int64_t tile_width(const attn_problem *p, int64_t rows) {
+  if (p->mode != ATTN_MODE_LOCAL_M || p->window >= p->lk || rows - 1 + 2 * p->window + 1 >= p->lk)
+    return p->lk;
+  return rows + 2 * p->window;
 }
 
 typedef struct tiling {
@@ -207,10 +285,16 @@ static tiling tiling_of(const attn_problem *p) {
     t.rc = ONEDNN_TILE_BYTES / row;
     if (t.rc < ONEDNN_MIN_ROWS) t.rc = ONEDNN_MIN_ROWS;
   }
+  if (p->mode == ATTN_MODE_LOCAL_M && p->window < p->lk) {
+    const int64_t local =
+        2 * p->window + 1 > ONEDNN_LOCAL_M_MIN_ROWS ? 2 * p->window + 1 : ONEDNN_LOCAL_M_MIN_ROWS;
+    if (local < t.rc) t.rc = local;
+  }
   if (t.rc > ONEDNN_CAP_BYTES / row) t.rc = ONEDNN_CAP_BYTES / row;
   if (t.rc < 1) t.rc = 1;
   if (t.rc > p->lq - t.r0) t.rc = p->lq - t.r0;
-  t.xc = ONEDNN_TILE_BYTES / (t.rc * row);
+  if (t.rc < 1) t.rc = 1; /* every row empty (a local-m window past the keys): no tiles */
+  t.xc = ONEDNN_TILE_BYTES / (t.rc * g * tile_width(p, t.rc) * (int64_t)sizeof(float));
   if (t.xc < 1) t.xc = 1;
   if (t.xc > p->b * p->hkv) t.xc = p->b * p->hkv;
   return t;
@@ -218,13 +302,39 @@ static tiling tiling_of(const attn_problem *p) {
 
 static int64_t triangle_width(const attn_problem *p, int64_t rc) { return rc < p->lk ? rc : p->lk; }
 
+/* How the mask enters: by primitives for soft; hard and local-m apply it per
+ * row in their plain C passes, local-p in its rows. */
+static mask_path mask_path_of(const attn_problem *p) {
+  if (p->mode != ATTN_MODE_SOFT) return MASK_NONE;
+  if (p->mask == ATTN_MASK_PAD) return MASK_PAD;
+  if (p->mask == ATTN_MASK_CAUSAL || p->mask == ATTN_MASK_CAUSAL_TL) return MASK_TRIANGLE;
+  return MASK_NONE;
+}
+
+/* local-p: the keys of one row's window, 2 * window + 1 at most lk. */
+static int64_t window_cols(const attn_problem *p) {
+  return p->window >= p->lk || 2 * p->window + 1 >= p->lk ? p->lk : 2 * p->window + 1;
+}
+
+/* Floats of the seq2seq buffers: Q', unit Q and K rows, local-p's. */
+static size_t seq2seq_floats(const attn_problem *p, int threads) {
+  const int64_t nq = p->b * p->h * p->lq;
+  size_t f = 0;
+  if (p->score == ATTN_SCORE_GENERAL || p->score == ATTN_SCORE_COSINE) f += (size_t)(nq * p->d);
+  if (p->score == ATTN_SCORE_COSINE) f += (size_t)(p->b * p->hkv * p->lk * p->d);
+  if (p->mode == ATTN_MODE_LOCAL_P) f += (size_t)(p->da * p->d + nq * (p->da + 1) + threads * window_cols(p));
+  return f;
+}
+
 static size_t onednn_workspace(const attn_problem *p, const attn_config *cfg) {
-  (void)cfg;
+  const int threads = cfg && cfg->threads > 0 ? cfg->threads : 1;
+  size_t bytes = seq2seq_floats(p, threads) * sizeof(float);
+  if (p->mode == ATTN_MODE_LOCAL_P) return bytes; /* no tiles */
   const tiling t = tiling_of(p);
-  size_t bytes = (size_t)(t.xc * (p->h / p->hkv) * t.rc * p->lk) * sizeof(float);
-  if (p->mask == ATTN_MASK_CAUSAL || p->mask == ATTN_MASK_CAUSAL_TL)
-    bytes += (size_t)(t.rc * triangle_width(p, t.rc)) * sizeof(float);
-  if (p->mask == ATTN_MASK_PAD) bytes += (size_t)(p->b * p->hkv * p->lk) * sizeof(float);
+  bytes += (size_t)(t.xc * (p->h / p->hkv) * t.rc * tile_width(p, t.rc)) * sizeof(float);
+  if (mask_path_of(p) == MASK_TRIANGLE) bytes += (size_t)(t.rc * triangle_width(p, t.rc)) * sizeof(float);
+  if (mask_path_of(p) == MASK_PAD) bytes += (size_t)(p->b * p->hkv * p->lk) * sizeof(float);
+  if (p->mode == ATTN_MODE_HARD) bytes += (size_t)t.xc * sizeof(double);
   return bytes; /* plus each primitive's scratchpad, known only once planned */
 }
 
@@ -419,6 +529,8 @@ static attn_status set_build(onednn_plan *pl, onednn_set *set, char *why, size_t
     arg(mk, DNNL_ARG_DST, set->s);
   }
 
+  if (p->mode == ATTN_MODE_HARD) return ATTN_OK; /* argmax and copy in plain C */
+
   onednn_step *sm = &set->step[STEP_SOFTMAX];
   dnnl_softmax_desc_t smop;
   TRY("softmax_forward_desc_init", dnnl_softmax_forward_desc_init(&smop, dnnl_forward_inference, &smd, 3));
@@ -486,9 +598,16 @@ static void build_note(onednn_plan *pl) {
       at += w > 0 && (size_t)w < cap - at ? (size_t)w : 0;
     }
   }
-  snprintf(pl->note + at, cap - at, " chunks=%lld(%lldkvh x %lldrows%s) sets=%d", (long long)pl->nchunks,
-           (long long)pl->xc, (long long)pl->rc, pl->nsets && pl->sets[0].stacked ? ", heads stacked" : "",
-           pl->nsets);
+  const attn_problem *p = &pl->p;
+  const char *mode = p->mode == ATTN_MODE_HARD      ? " hard=max+copy in C"
+                     : p->mode == ATTN_MODE_LOCAL_M ? " local-m=band mask in C"
+                                                    : "";
+  const char *prep = p->score == ATTN_SCORE_GENERAL  ? " fold=Q W matmul"
+                     : p->score == ATTN_SCORE_COSINE ? " cosine=unit rows in C"
+                                                     : "";
+  snprintf(pl->note + at, cap - at, "%s%s chunks=%lld(%lldkvh x %lldrows%s) sets=%d", mode, prep,
+           (long long)pl->nchunks, (long long)pl->xc, (long long)pl->rc,
+           pl->nsets && pl->sets[0].stacked ? ", heads stacked" : "", pl->nsets);
 }
 
 static void onednn_destroy(void *plan) {
@@ -514,21 +633,69 @@ static void onednn_destroy(void *plan) {
   free(pl->triangle);
   free(pl->padmask);
   free(pl->scratch);
+  onednn_gemm_destroy(pl->fold);
+  onednn_gemm_destroy(pl->project);
+  free(pl->q);
+  free(pl->k);
+  free(pl->wpt);
+  free(pl->proj);
+  free(pl->centres);
+  free(pl->rowbuf);
+  free(pl->kmax);
   free(pl);
+}
+
+/* score=general's fold, cosine's unit rows and local-p's projection and
+ * row buffers. */
+static attn_status seq2seq_build(onednn_plan *pl, char *why, size_t n) {
+  const attn_problem *p = &pl->p;
+  const attn_config cfg = {.threads = pl->threads};
+  const int64_t nq = p->b * p->h * p->lq;
+  attn_status rc;
+  if (p->score == ATTN_SCORE_GENERAL || p->score == ATTN_SCORE_COSINE) {
+    if (!(pl->q = attn_alloc_touched((size_t)(nq * p->d) * sizeof(float)))) return ATTN_ENOMEM;
+  }
+  if (p->score == ATTN_SCORE_GENERAL) {
+    const attn_gemm_shape fold = {.m = nq, .n = p->d, .k = p->d};
+    if ((rc = onednn_gemm_plan(&fold, &cfg, &pl->fold, why, n))) return rc;
+  }
+  if (p->score == ATTN_SCORE_COSINE) {
+    if (!(pl->k = attn_alloc_touched((size_t)(p->b * p->hkv * p->lk * p->d) * sizeof(float))))
+      return ATTN_ENOMEM;
+  }
+  if (p->mode == ATTN_MODE_LOCAL_P) {
+    const attn_gemm_shape project = {.m = nq, .n = p->da, .k = p->d};
+    if ((rc = onednn_gemm_plan(&project, &cfg, &pl->project, why, n))) return rc;
+    pl->window_cols = window_cols(p);
+    pl->wpt = attn_alloc_touched((size_t)(p->da * p->d) * sizeof(float));
+    pl->proj = attn_alloc_touched((size_t)(nq * p->da) * sizeof(float));
+    pl->centres = attn_alloc_touched((size_t)nq * sizeof(float));
+    pl->rowbuf = attn_alloc_touched((size_t)(pl->threads * pl->window_cols) * sizeof(float));
+    if (!pl->wpt || !pl->proj || !pl->centres || !pl->rowbuf) return ATTN_ENOMEM;
+  }
+  return ATTN_OK;
 }
 
 static attn_status plan_build(onednn_plan *pl, char *why, size_t n) {
   const attn_problem *p = &pl->p;
   TRY("engine_create", dnnl_engine_create(&pl->engine, dnnl_cpu, 0));
   TRY("stream_create", dnnl_stream_create(&pl->stream, pl->engine, dnnl_stream_default_flags));
+  attn_status rc0 = seq2seq_build(pl, why, n);
+  if (rc0 != ATTN_OK) return rc0;
+  if (p->mode == ATTN_MODE_LOCAL_P) { /* rows of at most 2 * window + 1 keys: plain C, no tiles */
+    snprintf(pl->note, sizeof pl->note, "local-p: Q Wp^T by matmul, rows of <= %lld keys in plain C",
+             (long long)pl->window_cols);
+    return ATTN_OK;
+  }
 
   const tiling t = tiling_of(p);
   const int64_t x = p->b * p->hkv, g = p->h / p->hkv;
   const int64_t nrow = (p->lq - t.r0 + t.rc - 1) / t.rc, nx = (x + t.xc - 1) / t.xc;
   pl->r0 = t.r0, pl->rc = t.rc, pl->xc = t.xc;
   pl->nchunks = nrow * nx;
-  pl->chunks = calloc((size_t)pl->nchunks, sizeof *pl->chunks);
-  pl->sets = calloc((size_t)pl->nchunks, sizeof *pl->sets); /* at most one per chunk */
+  /* At most one set per chunk; at least one entry (local-m may have no chunk). */
+  pl->chunks = calloc((size_t)(pl->nchunks ? pl->nchunks : 1), sizeof *pl->chunks);
+  pl->sets = calloc((size_t)(pl->nchunks ? pl->nchunks : 1), sizeof *pl->sets);
   if (!pl->chunks || !pl->sets) return ATTN_ENOMEM;
 
   /* Chunk shapes first: the score buffer is sized by the largest. Groups are
@@ -537,9 +704,13 @@ static attn_status plan_build(onednn_plan *pl, char *why, size_t n) {
   for (int64_t x0 = 0; x0 < x; x0 += t.xc)
     for (int64_t i0 = t.r0; i0 < p->lq; i0 += t.rc, c++) {
       const int64_t groups = x0 + t.xc <= x ? t.xc : x - x0, rows = i0 + t.rc <= p->lq ? t.rc : p->lq - i0;
-      /* Ends are nondecreasing: the last row sees the most, the first row's
-       * prefix is seen by all. */
-      const int64_t cols = plan_end(p, i0 + rows - 1), masked = cols - plan_end(p, i0);
+      /* Both ends of a row's keys are nondecreasing: the chunk spans the
+       * first row's first key to the last row's end, and under a causal
+       * mask its last `masked` columns are not seen by every row. */
+      int64_t lo0, hi0, lo1, hi1;
+      plan_keys(p, i0, &lo0, &hi0);
+      plan_keys(p, i0 + rows - 1, &lo1, &hi1);
+      const int64_t cols = hi1 - lo0, masked = pl->mask == MASK_TRIANGLE ? hi1 - hi0 : 0;
       int s = 0;
       while (s < pl->nsets && !(pl->sets[s].groups == groups && pl->sets[s].rows == rows &&
                                 pl->sets[s].cols == cols && pl->sets[s].masked == masked))
@@ -549,10 +720,12 @@ static attn_status plan_build(onednn_plan *pl, char *why, size_t n) {
         set->groups = groups, set->rows = rows, set->cols = cols, set->masked = masked;
         if (groups * g * rows * cols > score_floats) score_floats = groups * g * rows * cols;
       }
-      pl->chunks[c] = (onednn_chunk){.x0 = x0, .i0 = i0, .set = s};
+      pl->chunks[c] = (onednn_chunk){.x0 = x0, .i0 = i0, .c0 = lo0, .set = s};
     }
   pl->scores = attn_alloc_touched((size_t)score_floats * sizeof(float));
   if (!pl->scores) return ATTN_ENOMEM;
+  if (p->mode == ATTN_MODE_HARD && !(pl->kmax = attn_alloc_touched((size_t)t.xc * sizeof(double))))
+    return ATTN_ENOMEM;
 
   if (pl->mask == MASK_TRIANGLE) {
     pl->trow = triangle_width(p, pl->rc);
@@ -588,9 +761,7 @@ static attn_status onednn_plan_create(const attn_problem *p, const attn_config *
   if (!pl) return ATTN_ENOMEM;
   pl->p = *p;
   pl->threads = cfg->threads > 0 ? cfg->threads : 1;
-  pl->mask = p->mask == ATTN_MASK_PAD                                        ? MASK_PAD
-             : p->mask == ATTN_MASK_CAUSAL || p->mask == ATTN_MASK_CAUSAL_TL ? MASK_TRIANGLE
-                                                                             : MASK_NONE;
+  pl->mask = mask_path_of(p);
   const int prev = omp_get_max_threads();
   omp_set_num_threads(pl->threads);
   rc = plan_build(pl, why, n);
@@ -603,10 +774,309 @@ static attn_status onednn_plan_create(const attn_problem *p, const attn_config *
   return ATTN_OK;
 }
 
+/* ---- seq2seq: the plain C passes around the primitives ---- */
+
+/* The keys [*lo, *hi) query row i of kv-head group x attends to at run time:
+ * the mask's prefix (pad lengths now known), within the local-m window. */
+static void row_keys(const attn_problem *p, const int32_t *lens, int64_t x, int64_t i, int64_t *lo,
+                     int64_t *hi) {
+  const int64_t end = attn_visible_end(p, lens, x / p->hkv, i);
+  if (p->mode == ATTN_MODE_LOCAL_M) {
+    attn_window(p, (double)attn_local_m_centre(p, i), end, lo, hi);
+  } else {
+    *lo = 0;
+    *hi = end;
+  }
+}
+
+/* One row of a chunk: its scores, its output row, and its keys relative to
+ * the chunk's first column (an empty row has lo >= hi). */
+typedef struct chunk_row {
+  float *s, *o;
+  const float *v; /* the chunk's first value row of this row's kv head */
+  int64_t lo, hi;
+} chunk_row;
+
+static chunk_row row_of(const onednn_plan *pl, const attn_tensors *t, const onednn_chunk *ch, int64_t flat) {
+  const attn_problem *p = &pl->p;
+  const onednn_set *set = &pl->sets[ch->set];
+  const int64_t g = p->h / p->hkv, r = flat % set->rows, gi = flat / set->rows % g,
+                x = ch->x0 + flat / (set->rows * g);
+  const int64_t i = ch->i0 + r;
+  chunk_row row = {.s = pl->scores + flat * set->cols,
+                   .o = t->o + ((x * g + gi) * p->lq + i) * p->dv,
+                   .v = t->v + (x * p->lk + ch->c0) * p->dv};
+  row_keys(p, t->lens, x, i, &row.lo, &row.hi);
+  row.lo -= ch->c0;
+  row.hi -= ch->c0;
+  if (row.hi > set->cols) row.hi = set->cols;
+  if (row.lo < 0) row.lo = 0;
+  return row;
+}
+
+static int64_t chunk_rows(const onednn_plan *pl, const onednn_chunk *ch) {
+  const onednn_set *set = &pl->sets[ch->set];
+  return set->groups * (pl->p.h / pl->p.hkv) * set->rows;
+}
+
+/* Float bit patterns mapped to integers of the same order (-0 just below
+ * +0), and back. The row scans of mode=hard compare these: GCC and Clang
+ * vectorise integer maxima and selects at the baseline ISA, where float
+ * selects stay scalar under -ftrapping-math. */
+static inline int32_t ordered(float x) {
+  int32_t b;
+  memcpy(&b, &x, sizeof b);
+  return b ^ (-(int32_t)((uint32_t)b >> 31) & 0x7fffffff);
+}
+
+static inline float from_ordered(int32_t m) {
+  m ^= -(int32_t)((uint32_t)m >> 31) & 0x7fffffff;
+  float f;
+  memcpy(&f, &m, sizeof f);
+  return f;
+}
+
+static int32_t row_max(const float *s, int32_t n) {
+  int32_t m = INT32_MIN;
+  for (int32_t j = 0; j < n; j++) {
+    const int32_t b = ordered(s[j]);
+    m = b > m ? b : m;
+  }
+  return m;
+}
+
+/* How many of s[0, n) are at least thr (ordered), and the first of them. */
+static int32_t count_at_least(const float *s, int32_t n, int32_t thr, int32_t *first) {
+  int32_t count = 0, f = n;
+  for (int32_t j = 0; j < n; j++) {
+    const int32_t ge = ordered(s[j]) >= thr, at = ge ? j : n;
+    count += ge;
+    f = at < f ? at : f;
+  }
+  *first = f;
+  return count;
+}
+
+/* A dot product in 8 independent lanes, so that it vectorises without
+ * reassociation (any summation order is within the model's gamma(d)). */
+static float dot8(const float *a, const float *b, int64_t n) {
+  float acc[8] = {0};
+  int64_t c = 0;
+  for (; c + 8 <= n; c += 8)
+    for (int l = 0; l < 8; l++) acc[l] += a[c + l] * b[c + l];
+  float z = 0;
+  for (; c < n; c++) z += a[c] * b[c];
+  for (int l = 0; l < 8; l++) z += acc[l];
+  return z;
+}
+
+static double dot_double(const float *a, const float *b, int64_t n) {
+  double z = 0;
+  for (int64_t c = 0; c < n; c++) z += (double)a[c] * b[c];
+  return z;
+}
+
+/* mode=hard, one row: the first maximum of the computed scores need not be
+ * the first exact one, since equal keys need not score equal (a matmul's
+ * kernels for tail columns may round differently) and the lowest index can
+ * lose a tie. Every key within twice the score's error bound of the computed
+ * maximum is rescored in double (products of floats are exact there, the
+ * same arithmetic for every key), and the first maximum of those wins. The
+ * bound: gamma(d + 2) |scale| sum_k |q_k k_jk| <= ... |q|_2 max_j |k_j|_2. */
+static int64_t hard_choice(const attn_problem *p, const chunk_row *row, const float *q, const float *k,
+                           double kmax) {
+  const int64_t d = p->d;
+  const int32_t n = (int32_t)(row->hi - row->lo); /* chunk columns fit int32 (onednn_supports) */
+  const float *s = row->s + row->lo;
+  const double scale = attn_scale(p), u = 0x1p-24, gamma = (double)(d + 2) * u / (1 - (double)(d + 2) * u);
+  const double tol = 2.5 * gamma * fabs(scale) * sqrt((double)dot8(q, q, d)) * kmax + 0x1p-140;
+  /* The threshold rounded down to a float, compared in the ordered integers. */
+  const double want = (double)from_ordered(row_max(s, n)) - tol;
+  float thr = (float)want;
+  if ((double)thr > want) thr = nextafterf(thr, -INFINITY);
+  int32_t first;
+  if (count_at_least(s, n, ordered(thr), &first) <= 1) return row->lo + (first < n ? first : 0);
+  int64_t best = first;
+  double bestv = -INFINITY;
+  for (int32_t j = first; j < n; j++) {
+    if (!(s[j] >= thr)) continue;
+    const double e = scale * dot_double(q, k + (row->lo + j) * d, d);
+    if (e > bestv) bestv = e, best = j;
+  }
+  return row->lo + best;
+}
+
+/* mode=hard: each row a copy of the value row of its chosen key, or zero
+ * when it sees no key. q and k are what the scores read. */
+static void hard_rows(const onednn_plan *pl, const attn_tensors *t, const float *q, const float *k,
+                      const onednn_chunk *ch) {
+  const attn_problem *p = &pl->p;
+  const onednn_set *set = &pl->sets[ch->set];
+  const int64_t rows = chunk_rows(pl, ch), d = p->d, dv = p->dv, g = p->h / p->hkv, per_group = g * set->rows;
+#pragma omp parallel for num_threads(pl->threads) schedule(static)
+  for (int64_t xg = 0; xg < set->groups; xg++) {
+    const float *kx = k + ((ch->x0 + xg) * p->lk + ch->c0) * d;
+    float m = 0;
+    for (int64_t j = 0; j < set->cols; j++) {
+      const float k2 = dot8(kx + j * d, kx + j * d, d);
+      m = k2 > m ? k2 : m;
+    }
+    pl->kmax[xg] = sqrt((double)m);
+  }
+#pragma omp parallel for num_threads(pl->threads) schedule(static)
+  for (int64_t f = 0; f < rows; f++) {
+    const chunk_row row = row_of(pl, t, ch, f);
+    if (row.lo >= row.hi) {
+      memset(row.o, 0, (size_t)dv * sizeof(float));
+      continue;
+    }
+    const int64_t xg = f / per_group, x = ch->x0 + xg, gi = f / set->rows % g, i = ch->i0 + f % set->rows;
+    const float *qr = q + ((x * g + gi) * p->lq + i) * d, *kx = k + (x * p->lk + ch->c0) * d;
+    memcpy(row.o, row.v + hard_choice(p, &row, qr, kx, pl->kmax[xg]) * dv, (size_t)dv * sizeof(float));
+  }
+}
+
+/* mode=local-m, between qk and softmax: -inf outside each row's window and
+ * mask. An empty row gets finite scores (softmax of all -inf is NaN) and is
+ * zeroed after pv by band_zero_empty. */
+static void band_mask(const onednn_plan *pl, const attn_tensors *t, const onednn_chunk *ch) {
+  const int64_t rows = chunk_rows(pl, ch), cols = pl->sets[ch->set].cols;
+#pragma omp parallel for num_threads(pl->threads) schedule(static)
+  for (int64_t f = 0; f < rows; f++) {
+    const chunk_row row = row_of(pl, t, ch, f);
+    if (row.lo >= row.hi) {
+      memset(row.s, 0, (size_t)cols * sizeof(float));
+      continue;
+    }
+    for (int64_t j = 0; j < row.lo; j++) row.s[j] = -INFINITY;
+    for (int64_t j = row.hi; j < cols; j++) row.s[j] = -INFINITY;
+  }
+}
+
+static void band_zero_empty(const onednn_plan *pl, const attn_tensors *t, const onednn_chunk *ch) {
+  const int64_t rows = chunk_rows(pl, ch);
+  for (int64_t f = 0; f < rows; f++) {
+    const chunk_row row = row_of(pl, t, ch, f);
+    if (row.lo >= row.hi) memset(row.o, 0, (size_t)pl->p.dv * sizeof(float));
+  }
+}
+
+/* mode=local-p, one row: scores over its window [lo, hi) of at most
+ * 2 * window + 1 keys, two-pass softmax (libm expf), each weight times the
+ * Gaussian factor without renormalising, the weighted values, one division
+ * by the sum. */
+static void local_p_row(const attn_problem *p, const float *q, const float *k, const float *v, float c,
+                        int64_t end, float *s, float *o) {
+  const int64_t d = p->d, dv = p->dv;
+  int64_t lo, hi;
+  attn_window(p, (double)c, end, &lo, &hi);
+  memset(o, 0, (size_t)dv * sizeof *o);
+  if (hi <= lo) return;
+  const float scale = attn_scale(p);
+  float m = -INFINITY, z = 0;
+  for (int64_t j = lo; j < hi; j++) {
+    s[j - lo] = scale * dot8(q, k + j * d, d);
+    if (s[j - lo] > m) m = s[j - lo];
+  }
+  for (int64_t j = lo; j < hi; j++) {
+    const float e = expf(s[j - lo] - m);
+    z += e;
+    const float w = e * attn_local_p_gauss(j, c, p->window);
+    for (int64_t col = 0; col < dv; col++) o[col] += w * v[j * dv + col];
+  }
+  for (int64_t col = 0; col < dv; col++) o[col] /= z;
+}
+
+/* mode=local-p: centres from Q Wp^T, then every row on its own. q and k are
+ * what the scores read; the centres take the caller's queries. */
+static attn_status run_local_p(onednn_plan *pl, const attn_tensors *t, const float *q, const float *k) {
+  const attn_problem *p = &pl->p;
+  const int64_t nq = p->b * p->h * p->lq, d = p->d;
+  attn_transpose(t->wp, pl->wpt, p->da, d);
+  attn_status rc = onednn_gemm_run(pl->project, t->q, pl->wpt, pl->proj);
+  if (rc != ATTN_OK) return rc;
+#pragma omp parallel num_threads(pl->threads)
+  {
+    const int64_t tid = omp_get_thread_num(), nt = omp_get_num_threads();
+    const int64_t r0 = nq * tid / nt, r1 = nq * (tid + 1) / nt;
+    float *s = pl->rowbuf + tid * pl->window_cols;
+    attn_local_p_centres(pl->proj, t->vp, r0, r1, p->da, p->lk, pl->centres);
+    for (int64_t r = r0; r < r1; r++) {
+      const int64_t bi = r / (p->h * p->lq), hd = r / p->lq % p->h, i = r % p->lq;
+      const int64_t kv = bi * p->hkv + attn_kv_head(p, hd);
+      local_p_row(p, q + r * d, k + kv * p->lk * d, t->v + kv * p->lk * p->dv, pl->centres[r],
+                  attn_visible_end(p, t->lens, bi, i), s, t->o + r * p->dv);
+    }
+  }
+  return ATTN_OK;
+}
+
+/* What the scores read: Q W (general, by the fold matmul), unit rows of Q
+ * and K (cosine, split over our threads), else the caller's Q and K. */
+static attn_status prepare(onednn_plan *pl, const attn_tensors *t, const float **q, const float **k) {
+  const attn_problem *p = &pl->p;
+  *q = t->q;
+  *k = t->k;
+  if (p->score == ATTN_SCORE_GENERAL) {
+    attn_status rc = onednn_gemm_run(pl->fold, t->q, t->w, pl->q);
+    if (rc != ATTN_OK) return rc;
+    *q = pl->q;
+  } else if (p->score == ATTN_SCORE_COSINE) {
+    const int64_t nq = p->b * p->h * p->lq, nk = p->b * p->hkv * p->lk;
+#pragma omp parallel num_threads(pl->threads)
+    {
+      const int64_t tid = omp_get_thread_num(), nt = omp_get_num_threads();
+      attn_normalize_rows(t->q, pl->q, nq * tid / nt, nq * (tid + 1) / nt, p->d);
+      attn_normalize_rows(t->k, pl->k, nk * tid / nt, nk * (tid + 1) / nt, p->d);
+    }
+    *q = pl->q;
+    *k = pl->k;
+  }
+  return ATTN_OK;
+}
+
+/* Executes steps [from, to) of a set; waits for them. */
+static dnnl_status_t execute(onednn_plan *pl, onednn_set *set, int from, int to) {
+  dnnl_status_t s = dnnl_success;
+  for (int j = from; j < to && s == dnnl_success; j++)
+    if (set->step[j].prim)
+      s = dnnl_primitive_execute(set->step[j].prim, pl->stream, set->step[j].nargs, set->step[j].args);
+  if (s == dnnl_success) s = dnnl_stream_wait(pl->stream);
+  return s;
+}
+
+static attn_status run_chunk(onednn_plan *pl, const attn_tensors *t, const float *q, const float *k,
+                             const onednn_chunk *ch) {
+  const attn_problem *p = &pl->p;
+  onednn_set *set = &pl->sets[ch->set];
+  const int64_t g = p->h / p->hkv, lk = p->lk, row0 = ch->x0 * g * p->lq + ch->i0;
+  /* oneDNN takes non-const handles; it only reads q, k and v. */
+  dnnl_status_t s = dnnl_memory_set_data_handle(set->q, (void *)(q + row0 * p->d));
+  if (s == dnnl_success) s = dnnl_memory_set_data_handle(set->k, (void *)(k + (ch->x0 * lk + ch->c0) * p->d));
+  if (s == dnnl_success)
+    s = dnnl_memory_set_data_handle(set->v, (void *)(t->v + (ch->x0 * lk + ch->c0) * p->dv));
+  if (s == dnnl_success) s = dnnl_memory_set_data_handle(set->o, t->o + row0 * p->dv);
+  if (s == dnnl_success && pl->mask == MASK_PAD)
+    s = dnnl_memory_set_data_handle(set->mask_src, pl->padmask + ch->x0 * lk);
+  if (s == dnnl_success) s = execute(pl, set, STEP_QK, STEP_SOFTMAX);
+  if (s == dnnl_success && p->mode == ATTN_MODE_HARD) {
+    hard_rows(pl, t, q, k, ch);
+    return ATTN_OK;
+  }
+  if (s == dnnl_success && p->mode == ATTN_MODE_LOCAL_M) band_mask(pl, t, ch);
+  if (s == dnnl_success) s = execute(pl, set, STEP_SOFTMAX, STEPS);
+  if (s != dnnl_success) return from_dnnl(s, "execute", NULL, 0);
+  if (p->mode == ATTN_MODE_LOCAL_M) band_zero_empty(pl, t, ch);
+  return ATTN_OK;
+}
+
 static attn_status onednn_run(void *plan, const attn_tensors *t) {
   onednn_plan *pl = plan;
   const attn_problem *p = &pl->p;
-  const int64_t x = p->b * p->hkv, g = p->h / p->hkv, lk = p->lk;
+  if (!t || !t->q || !t->k || !t->v || !t->o || (p->mask == ATTN_MASK_PAD && !t->lens) ||
+      (p->score == ATTN_SCORE_GENERAL && !t->w) || (p->mode == ATTN_MODE_LOCAL_P && (!t->wp || !t->vp)))
+    return ATTN_EINVAL;
+  const int64_t x = p->b * p->hkv, lk = p->lk;
   /* Pad lengths come with the tensors, so this mask is the one thing run()
    * writes itself: b*hkv*lk floats, against b*h*lq*lk scores. */
   if (pl->mask == MASK_PAD) {
@@ -618,27 +1088,14 @@ static attn_status onednn_run(void *plan, const attn_tensors *t) {
   }
   const int prev = omp_get_max_threads();
   omp_set_num_threads(pl->threads);
-  attn_status rc = ATTN_OK;
-  for (int64_t c = 0; c < pl->nchunks && rc == ATTN_OK; c++) {
-    onednn_set *set = &pl->sets[pl->chunks[c].set];
-    const int64_t x0 = pl->chunks[c].x0, i0 = pl->chunks[c].i0, row0 = x0 * g * p->lq + i0;
-    /* oneDNN takes non-const handles; it only reads q, k and v. */
-    dnnl_status_t s = dnnl_memory_set_data_handle(set->q, (void *)(t->q + row0 * p->d));
-    if (s == dnnl_success) s = dnnl_memory_set_data_handle(set->k, (void *)(t->k + x0 * lk * p->d));
-    if (s == dnnl_success) s = dnnl_memory_set_data_handle(set->v, (void *)(t->v + x0 * lk * p->dv));
-    if (s == dnnl_success) s = dnnl_memory_set_data_handle(set->o, t->o + row0 * p->dv);
-    if (s == dnnl_success && pl->mask == MASK_PAD)
-      s = dnnl_memory_set_data_handle(set->mask_src, pl->padmask + x0 * lk);
-    for (int j = 0; j < STEPS && s == dnnl_success; j++)
-      if (set->step[j].prim)
-        s = dnnl_primitive_execute(set->step[j].prim, pl->stream, set->step[j].nargs, set->step[j].args);
-    if (s == dnnl_success) s = dnnl_stream_wait(pl->stream);
-    if (s != dnnl_success) rc = from_dnnl(s, "execute", NULL, 0);
-  }
+  const float *q, *k;
+  attn_status rc = prepare(pl, t, &q, &k);
+  if (rc == ATTN_OK && p->mode == ATTN_MODE_LOCAL_P) rc = run_local_p(pl, t, q, k);
+  for (int64_t c = 0; c < pl->nchunks && rc == ATTN_OK; c++) rc = run_chunk(pl, t, q, k, &pl->chunks[c]);
   omp_set_num_threads(prev);
-  if (rc != ATTN_OK) return rc;
+  if (rc != ATTN_OK || p->mode == ATTN_MODE_LOCAL_P) return rc;
 
-  /* Rows with no visible key must be zero. Causal rows before r0 were never
+  /* Rows with no visible key must be zero. Rows before r0 were never
    * computed; a pad length of 0 left softmax with only -inf, hence NaN. */
   const int64_t rows_bytes = p->lq * p->dv * (int64_t)sizeof(float);
   if (pl->r0 > 0)
@@ -669,7 +1126,7 @@ static const char *runtime_name(unsigned rt) {
 
 static void onednn_describe(attn_emit_fn emit, void *ctx) {
   const dnnl_version_t *v = dnnl_version();
-  char buf[160];
+  char buf[320];
   snprintf(buf, sizeof buf, "%d.%d.%d (commit %s)", v->major, v->minor, v->patch, v->hash);
   emit(ctx, "onednn_version", buf);
   emit(ctx, "cpu_runtime", runtime_name(v->cpu_runtime));
@@ -682,6 +1139,12 @@ static void onednn_describe(attn_emit_fn emit, void *ctx) {
            (long long)(ONEDNN_TILE_BYTES >> 20), ONEDNN_MIN_ROWS, (long long)(ONEDNN_CAP_BYTES >> 20),
            ONEDNN_CAUSAL_MIN_ROWS, ONEDNN_CAUSAL_MAX_ROWS);
   emit(ctx, "score_tile", buf);
+  snprintf(buf, sizeof buf,
+           "scores scaled, dot, general (Q W matmul), cosine (unit rows in C); modes soft, hard (qk, then "
+           "max, near ties rescored in double, copy in C), local-m (tiles of >= %d rows x their key band, "
+           "band mask in C), local-p (Q Wp^T matmul, windows in C); additive declined",
+           ONEDNN_LOCAL_M_MIN_ROWS);
+  emit(ctx, "seq2seq", buf);
   /* Impl strings are chosen per primitive and shape: show a sample plan's. */
   static const struct {
     const char *key;
@@ -709,8 +1172,11 @@ const attn_backend attn_backend_onednn = {
      * which the model's underflow term covers). Its softmax then multiplies
      * each weight by a rounded 1/sum, one rounding (2^-24) more per weight
      * than the model's single division. 2^-20 = 8 * 2^-23 covers both with
-     * a margin of two. (The SSE4.1 path measured 35 * 2^-23: declined.) */
-    .accuracy = {.exp_rel_err = 0x1p-20, .key_block = 0},
+     * a margin of two. (The SSE4.1 path measured 35 * 2^-23: declined.)
+     * The same bound covers glibc's expf (within 1 ulp, 2^-23 relative) of
+     * local-p's rows, centres and Gaussian factor; tanh_abs_err 0: glibc's
+     * tanhf, in the centres only. */
+    .accuracy = {.exp_rel_err = 0x1p-20, .key_block = 0, .tanh_abs_err = 0},
     .available = onednn_available,
     .supports = onednn_supports,
     .workspace_size = onednn_workspace,

@@ -8,22 +8,57 @@
 extern "C" {
 #endif
 
+/* A row may have more than one right answer (README.md, "Alternatives"): a
+ * hard row whose runner-up keys score within the score error of the best, a
+ * local-p row whose window edge lies within the position error of a key. The
+ * oracle holds, besides each row's exact answer, its admissible alternatives:
+ * at most ATTN_ORACLE_MAX_ALT answers per row in all, the exact one first. */
+#define ATTN_ORACLE_MAX_ALT 64
+/* The alternatives are gathered for backends whose exp_rel_err and
+ * tanh_abs_err are at most this; a backend declaring more is checked against
+ * those only (no backend comes near it). */
+#define ATTN_ORACLE_ACC_CAP 0x1p-16
+
+/* One alternative answer of a held row; its output is alt_out/alt_absw. */
+typedef struct attn_oracle_alt {
+  int64_t slot; /* the held row it belongs to */
+  int64_t key;  /* hard: the key whose value row it copies; local-p: the window edges that
+                   change sides, bit 0 the left, bit 1 the right */
+  double need;  /* the slack it needs to be admissible: hard (max_j e_j - e_key) / 2, against
+                   the score error; local-p the largest distance of a changed edge key from the
+                   window's boundary, against the position error */
+  int64_t nvis; /* as the row's fields below, for this answer's keys */
+  double vmax, range;
+} attn_oracle_alt;
+
 /* The oracle's answer for one problem: the exact output in double and the
  * quantities the tolerance model (tolerance.c, README.md) is built from. */
 typedef struct attn_oracle {
   attn_problem p;
-  int64_t nrows; /* rows held: all b*h*lq, or a sample */
-  int64_t *rows; /* flat query-row index of each held row; NULL: all rows in order */
-  double *out;   /* [nrows][dv]: sum_j a_j v_j */
-  double *absw;  /* [nrows][dv]: sum_j a_j |v_j|, the scale of each output's error */
-  double *vmax;  /* [nrows]: max |v_jc| over visible keys j and all c */
-  double *amax;  /* [nrows]: max_j scale * sum_k |q_k k_jk| over visible keys */
-  double *range; /* [nrows]: max_j s_j - min_j s_j over visible keys */
-  int64_t *nvis; /* [nrows]: visible keys */
+  int64_t nrows;      /* rows held: all b*h*lq, or a sample */
+  int64_t *rows;      /* flat query-row index of each held row; NULL: all rows in order */
+  double *out;        /* [nrows][dv]: sum_j a_j v_j (mode=local-p: sum_j a_j g_j v_j) */
+  double *absw;       /* [nrows][dv]: the same sum of |v_j|, the scale of each output's error */
+  double *vmax;       /* [nrows]: max |v_jc| over visible keys j and all c */
+  double *dscore;     /* [nrows]: bound on |computed e_j - exact e_j| over visible keys, by score
+                         function, without tanh's own error */
+  double dscore_tanh; /* per unit of the backend's tanh_abs_err, added to every dscore */
+  double *dz;         /* mode=local-p, [nrows]: bound on the error of the centre's argument
+                         vp . tanh(Wp s) without tanh's own error; NULL otherwise */
+  double dz_tanh;     /* per unit of tanh_abs_err, added to every dz */
+  double *range;      /* [nrows]: max_j e_j - min_j e_j over visible keys */
+  int64_t *nvis;      /* [nrows]: visible keys */
+  /* Alternatives, ordered by slot, nearest first within a row; only rows
+   * that have some pay for them. */
+  int64_t nalt, alt_cap;
+  attn_oracle_alt *alt;       /* [nalt] */
+  double *alt_out, *alt_absw; /* [nalt][dv] */
 } attn_oracle;
 
 /* Computes every problem the descriptor can describe, in double with a
- * max-subtracted softmax. Returns ATTN_ENOMEM if its buffers cannot be had. */
+ * max-subtracted softmax. Returns ATTN_EINVAL for a problem that does not
+ * validate or a weight its score or mode needs that is NULL, ATTN_ENOMEM if
+ * its buffers cannot be had. */
 attn_status attn_oracle_compute(const attn_problem *p, const attn_tensors *t, attn_oracle *o);
 /* The same for a sample of query rows (flat indices into [b][h][lq]), so that
  * large benchmarked problems can be verified after timing in little time. */
@@ -33,6 +68,12 @@ void attn_oracle_free(attn_oracle *o);
 
 /* Fills q, k, v (and lens for mask=pad) as p->fill and p->seed say. */
 void attn_fill_inputs(const attn_problem *p, float *q, float *k, float *v, int32_t *lens);
+/* The weights of p's score and mode, from their own streams of p->seed (q, k
+ * and v are the same with or without them): W, W1, W2, Wp uniform in
+ * [-1, 1] / sqrt(d), u uniform in [-1, 1], vp uniform in [-1, 1] * 4 /
+ * sqrt(da) (centres spread over the keys). Sizes as attn_w_elems and the
+ * like; a NULL pointer skips that weight. */
+void attn_fill_weights(const attn_problem *p, float *w, float *w1, float *w2, float *u, float *wp, float *vp);
 /* op=mha: X_q [b][lq][dm], X_kv [b][lk][dm] (NULL for self=1: X_kv is X_q),
  * W_q [dm][h*d], W_k [dm][hkv*d], W_v [dm][hkv*dv], W_o [h*dv][dm], lens. */
 void attn_fill_mha(const attn_problem *p, float *xq, float *xkv, float *wq, float *wk, float *wv, float *wo,
@@ -56,11 +97,14 @@ typedef struct attn_compare {
   int64_t nonfinite; /* outputs that are NaN or Inf */
 } attn_compare;
 
-/* The error bound of element elem of held row slot for a backend of accuracy acc. */
+/* The error bound of element elem of held row slot's exact answer for a
+ * backend of accuracy acc. */
 double attn_tolerance(const attn_oracle *o, const attn_accuracy *acc, int64_t slot, int64_t elem);
 
 /* Compares a backend's fp32 output (the whole [b][h][lq][dv] tensor) with the
- * oracle on the rows it holds, element by element. */
+ * oracle on the rows it holds, element by element. A row passes if it is
+ * within bounds of any of its admissible answers; the ratios reported for it
+ * are those of its best one. */
 void attn_oracle_check(const attn_oracle *o, const attn_accuracy *acc, const float *out, attn_compare *res);
 
 /* op=mha is checked in stages (README.md), each stage exact in double on the

@@ -72,6 +72,20 @@ for cmd in (["check", "--backend", "naive"], ["bench", "--backend", "naive"]):
     expect_error(f"{c} stray argument", [*cmd, "stray"], "unexpected argument 'stray'")
     # Found by fuzz_problem: the quoted input once carried its newline into the message.
     expect_error(f"{c} control characters", [*cmd, "--problem", "h=1,0h\n4,d=4"], "'0h?4'")
+    # score=, mode=, window= and da= (the seq2seq family): unknown names, a local mode without its
+    # window, a window without a local mode, local-p's sigma = window/2 = 0, a scale for a score that
+    # has none, and the keys on an op other than attn.
+    expect_error(f"{c} bad score", [*cmd, "--problem", "h=1,lq=2,d=4,score=luong"], "problem key 'score': 'luong' is not scaled, dot, general, additive or cosine")
+    expect_error(f"{c} bad mode", [*cmd, "--problem", "h=1,lq=2,d=4,mode=local"], "problem key 'mode': 'local' is not soft, hard, local-m or local-p")
+    expect_error(f"{c} local-m without window", [*cmd, "--problem", "h=1,lq=2,d=4,mode=local-m"], "mode=local-m needs window=D")
+    expect_error(f"{c} local-p without window", [*cmd, "--problem", "h=1,lq=2,d=4,mode=local-p"], "mode=local-p needs window=D")
+    expect_error(f"{c} window without local", [*cmd, "--problem", "h=1,lq=2,d=4,mode=hard,window=2"], "'window': only meaningful with mode=local-m or mode=local-p")
+    expect_error(f"{c} local-p window=0", [*cmd, "--problem", "h=1,lq=2,d=4,mode=local-p,window=0"], "local-p needs window >= 1 (sigma = window/2)")
+    expect_error(f"{c} negative window", [*cmd, "--problem", "h=1,lq=2,d=4,mode=local-m,window=-1"], "'window'")
+    expect_error(f"{c} scale with additive", [*cmd, "--problem", "h=1,lq=2,d=4,score=additive,scale=0.5"], "scale= does not apply to score=additive")
+    expect_error(f"{c} da with general", [*cmd, "--problem", "h=1,lq=2,d=4,score=general,da=3"], "'da': only meaningful")
+    expect_error(f"{c} score with decode", [*cmd, "--problem", "op=decode,h=1,lk=4,steps=2,d=4,score=dot"], "'score': only meaningful with op=attn")
+    expect_error(f"{c} mode with mha", [*cmd, "--problem", "op=mha,h=1,lq=2,d=4,dm=8,mode=hard"], "'mode': only meaningful with op=attn")
 expect_error("bench format", ["bench", "--format", "xml"], "--format")
 expect_error("bench sweep", ["bench", "--lq", "64"], "a sweep needs")
 expect_error("unknown command", ["frobnicate"], "unknown command")
@@ -130,6 +144,31 @@ expect_error("check han without da", ["check", "--backend", "naive", "--problem"
 expect_error("check da without han", ["check", "--backend", "naive", "--problem", "h=1,lq=2,d=4,da=8"], "only meaningful with op=han")
 expect_error("check dm without mha", ["check", "--backend", "naive", "--problem", "h=1,lq=2,d=4,dm=8"], "only meaningful with op=mha")
 expect_error("check self with lk", ["check", "--backend", "naive", "--problem", "op=mha,h=1,lq=2,lk=3,d=4,dm=8,self=1"], "lk must equal lq")
+
+# run with weights: each one the problem uses is required, none other is taken, and a shape that does
+# not fit names its file.
+for n, shape in [("w", (8, 8)), ("w1", (5, 8)), ("w2", (5, 8)), ("u", (5,)), ("wp", (5, 8)), ("vp", (5,)),
+                 ("w1_t", (8, 5)), ("u_2d", (5, 1)), ("w_64", (8, 8))]:
+    a = rng.standard_normal(shape)
+    np.save(path(n + ".npy"), a if n.endswith("64") else a.astype(np.float32))
+WT = {n: ["--" + n, path(n + ".npy")] for n in ("w", "w1", "w2", "u", "wp", "vp")}
+RUN = ["run", "--backend", "naive", "--problem"]
+ADD = P + ",score=additive,da=5"
+LP = P + ",mode=local-p,window=2,da=5"
+expect_error("run general without --w", [*RUN, P + ",score=general", *QKV, *OUT], "--w is required for score=general")
+expect_error("run additive without --u", [*RUN, ADD, *QKV, *WT["w1"], *WT["w2"], *OUT], "--u is required for score=additive")
+expect_error("run additive without --w1", [*RUN, ADD, *QKV, *WT["w2"], *WT["u"], *OUT], "--w1 is required for score=additive")
+expect_error("run local-p without --vp", [*RUN, LP, *QKV, *WT["wp"], *OUT], "--vp is required for mode=local-p")
+expect_error("run --w for scaled", [*RUN, P, *QKV, *WT["w"], *OUT], "--w does not apply to this problem")
+expect_error("run --wp for additive", [*RUN, ADD, *QKV, *WT["w1"], *WT["w2"], *WT["u"], *WT["wp"], *OUT], "--wp does not apply to this problem")
+expect_error("run --w1 for local-m", [*RUN, P + ",mode=local-m,window=1", *QKV, *WT["w1"], *OUT], "--w1 does not apply")
+expect_error("run --u for mha", [*RUN, M, *X, *ALLW, *WT["u"], *OUT], "--u does not apply")
+expect_error("run transposed --w1", [*RUN, ADD, *QKV, "--w1", path("w1_t.npy"), *WT["w2"], *WT["u"], *OUT], "--w1 %s: shape (8, 5) does not match the problem's (5, 8)" % path("w1_t.npy"))
+expect_error("run 2-d --u", [*RUN, ADD, *QKV, *WT["w1"], *WT["w2"], "--u", path("u_2d.npy"), *OUT], "--u %s: shape (5, 1) does not match the problem's (5,)" % path("u_2d.npy"))
+expect_error("run --w of other shape", [*RUN, P + ",score=general", *QKV, "--w", path("w1.npy"), *OUT], "--w %s: shape (5, 8) does not match the problem's (8, 8)" % path("w1.npy"))
+expect_error("run float64 --w", [*RUN, P + ",score=general", *QKV, "--w", path("w_64.npy"), *OUT], "--w %s: dtype '<f8' is not float32" % path("w_64.npy"))
+expect_error("run --wp of other da", [*RUN, P + ",mode=local-p,window=2,da=4", *QKV, *WT["wp"], *WT["vp"], *OUT], "--wp %s: shape (5, 8) does not match the problem's (4, 8)" % path("wp.npy"))
+expect_error("run missing --vp file", [*RUN, LP, *QKV, *WT["wp"], "--vp", path("none.npy"), *OUT], "cannot open")
 
 # Earlier results survive a failed run and are replaced whole by a good one.
 results = path("results.json")
