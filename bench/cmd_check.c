@@ -7,6 +7,7 @@
 
 #include "attnbench/reference.h"
 #include "harness.h"
+#include "repro.h"
 #include "workload.h"
 
 #define MAX_BACKENDS 32
@@ -22,8 +23,10 @@ typedef struct check_opts {
 static void usage(FILE *f) {
   fprintf(f,
           "usage: attnbench check [--backend NAME[,NAME...]|all] [--problem STR]... [--suite NAME|FILE]\n"
-          "                       [--threads N] [--verbose]\n"
+          "                       [--threads N] [--verbose] [--repro]\n"
           "Checks each backend on each problem against the double-precision reference.\n"
+          "--repro instead reports per backend whether its outputs are bitwise identical across runs\n"
+          "and across 1 and N threads (--threads, at least 2).\n"
           "Suites: %s (default quick). Exit status: 0 all passed, 1 a case failed, 2 bad input.\n",
           bench_suite_names());
 }
@@ -174,19 +177,113 @@ int bench_check_problem(const char *problem, const attn_backend **bes, int nbe, 
   return check_problem(problem, bes, nbe, &o, tally);
 }
 
+/* ---- --repro: bitwise reproducibility ---- */
+
+/* One run of a fresh plan at `threads` (and, if again, a second run of the
+ * same plan into again) into out; note gets the plan's note. */
+static attn_status repro_runs(workload *wl, const attn_backend *be, int threads, float *out, float *again,
+                              char *note, char *why, size_t n) {
+  const attn_config cfg = {.threads = threads};
+  const size_t bytes = (size_t)workload_output_elems(wl) * sizeof(float);
+  void *plan = NULL;
+  attn_status s = workload_plan(wl, be, &cfg, &plan, why, n);
+  snprintf(note, REPRO_NOTE_LEN, "%s", s == ATTN_OK && be->plan_note ? be->plan_note(plan) : "");
+  for (int r = 0; s == ATTN_OK && r < (again ? 2 : 1); r++) {
+    workload_poison(wl);
+    if ((s = workload_run(wl, be, plan)) == ATTN_OK) memcpy(r ? again : out, workload_output(wl), bytes);
+  }
+  workload_unplan(wl, be, plan);
+  if (s != ATTN_OK && !why[0]) snprintf(why, n, "%s", attn_status_name(s));
+  return s;
+}
+
+int bench_repro_problem(const char *problem, const attn_backend *be, int threads, repro_result *res,
+                        char *err, size_t n) {
+  attn_problem p;
+  workload wl;
+  char why[ERRLEN] = "";
+  *res = (repro_result){0};
+  if (attn_problem_parse(problem, &p, err, n) != ATTN_OK) return -1;
+  if (workload_supports(&p, be, why, sizeof why) != ATTN_OK) {
+    res->declined = 1;
+    return 0;
+  }
+  if (workload_init(&p, 1, 0, &wl, err, n) != ATTN_OK) return -1;
+  const int64_t elems = workload_output_elems(&wl);
+  float *out[4];
+  for (int i = 0; i < 4; i++) out[i] = malloc((size_t)elems * sizeof(float));
+  attn_status s = out[0] && out[1] && out[2] && out[3] ? ATTN_OK : ATTN_ENOMEM;
+  if (s == ATTN_OK) s = repro_runs(&wl, be, threads, out[0], out[1], res->note_n, why, sizeof why);
+  if (s == ATTN_OK) s = repro_runs(&wl, be, threads, out[2], NULL, res->note_n, why, sizeof why);
+  if (s == ATTN_OK) s = repro_runs(&wl, be, 1, out[3], NULL, res->note_1, why, sizeof why);
+  if (s == ATTN_OK) {
+    const size_t bytes = (size_t)elems * sizeof(float);
+    res->same_runs = !memcmp(out[0], out[1], bytes) && !memcmp(out[0], out[2], bytes);
+    res->same_threads = !memcmp(out[0], out[3], bytes);
+  } else {
+    snprintf(err, n, "%s on %s: %s", be->name, problem, why[0] ? why : attn_status_name(s));
+  }
+  for (int i = 0; i < 4; i++) free(out[i]);
+  workload_free(&wl);
+  return s == ATTN_OK ? 0 : -1;
+}
+
+/* check --repro: per backend, whether every problem it runs gave the same
+ * bits across runs and across 1 and N threads; the first problem that did
+ * not is named. Exit status 0 (a report, not a verdict), 2 on bad input. */
+static int check_repro(const check_opts *o, const attn_backend **bes, int nbe) {
+  /* One thread against one thread would show nothing. */
+  const int threads = o->threads > 1 ? o->threads : 2;
+  printf("# attnbench check --repro: %zu problem(s), bitwise: a plan at %d threads run twice, a second "
+         "plan, and a plan at 1 thread\n",
+         o->problems.n, threads);
+  printf("%-8s %-22s %-28s %s\n", "backend", "identical across runs", "across 1 and N threads", "problems");
+  for (int b = 0; b < nbe; b++) {
+    int ran = 0, declined = 0, runs_ok = 1, threads_ok = 1;
+    const char *runs_first = NULL, *threads_first = NULL;
+    char notes[300] = "";
+    for (size_t i = 0; i < o->problems.n; i++) {
+      repro_result r;
+      char err[ERRLEN];
+      if (bench_repro_problem(o->problems.items[i], bes[b], threads, &r, err, sizeof err)) {
+        bench_error("%s", err);
+        return 2;
+      }
+      if (r.declined) {
+        declined++;
+        continue;
+      }
+      ran++;
+      if (!r.same_runs && runs_ok) runs_ok = 0, runs_first = o->problems.items[i];
+      if (!r.same_threads && threads_ok) {
+        threads_ok = 0;
+        threads_first = o->problems.items[i];
+        if (strcmp(r.note_1, r.note_n))
+          snprintf(notes, sizeof notes, " (plan: %s at 1 thread, %s at %d)", r.note_1, r.note_n, threads);
+      }
+    }
+    printf("%-8s %-22s %-28s %d run, %d declined\n", bes[b]->name, ran ? runs_ok ? "yes" : "no" : "-",
+           ran ? threads_ok ? "yes" : "no" : "-", ran, declined);
+    if (runs_first) printf("         differs across runs first on %s\n", runs_first);
+    if (threads_first) printf("         differs across threads first on %s%s\n", threads_first, notes);
+  }
+  return 0;
+}
+
 int cmd_check(int argc, char **argv) {
   check_opts o = {.backends = "all", .threads = bench_default_threads(), .out = stdout};
   const char *suite = NULL;
   char err[ERRLEN];
-  static const struct option longopts[] = {{"backend", required_argument, 0, 'b'},
-                                           {"problem", required_argument, 0, 'p'},
-                                           {"suite", required_argument, 0, 's'},
-                                           {"threads", required_argument, 0, 't'},
-                                           {"verbose", no_argument, 0, 'v'},
-                                           {"help", no_argument, 0, 'h'},
-                                           {0, 0, 0, 0}};
-  int c, rc = 0;
-  while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+  int repro = 0;
+  static const struct option longopts[] = {
+      {"backend", required_argument, 0, 'b'}, {"problem", required_argument, 0, 'p'},
+      {"suite", required_argument, 0, 's'},   {"threads", required_argument, 0, 't'},
+      {"verbose", no_argument, 0, 'v'},       {"repro", no_argument, 0, 'r'},
+      {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+  /* rc >= 0 ends the parse with that status (--help, a bad option), after
+   * freeing the problems gathered so far (fuzz_cli's finding: they leaked). */
+  int c, rc = -1;
+  while (rc < 0 && (c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
     switch (c) {
     case 'b': o.backends = optarg; break;
     case 'p': strlist_push(&o.problems, optarg); break;
@@ -194,18 +291,24 @@ int cmd_check(int argc, char **argv) {
     case 't':
       if ((o.threads = atoi(optarg)) < 1 || o.threads > 4096) {
         bench_error("--threads: '%s' is not a thread count (1..4096)", optarg);
-        return 2;
+        rc = 2;
       }
       break;
     case 'v': o.verbose = 1; break;
-    case 'h': usage(stdout); return 0;
-    default: usage(stderr); return 2;
+    case 'r': repro = 1; break;
+    case 'h': usage(stdout), rc = 0; break;
+    default: usage(stderr), rc = 2; break;
     }
   }
-  if (optind < argc) {
+  if (rc < 0 && optind < argc) {
     bench_error("check: unexpected argument '%s'", argv[optind]);
-    return 2;
+    rc = 2;
   }
+  if (rc >= 0) {
+    strlist_free(&o.problems);
+    return rc;
+  }
+  rc = 0;
   if (!suite && o.problems.n == 0) suite = "quick";
   if (suite && bench_load_suite(suite, &o.problems, err, sizeof err)) {
     bench_error("%s", err);
@@ -227,6 +330,11 @@ int cmd_check(int argc, char **argv) {
       strlist_free(&o.problems);
       return 2;
     }
+  }
+  if (repro) {
+    rc = check_repro(&o, bes, nbe);
+    strlist_free(&o.problems);
+    return rc;
   }
   check_tally tally = {0};
   printf("# attnbench check: %zu problem(s), %d thread(s); error bound per reference/README.md\n",

@@ -2,7 +2,11 @@
  * reference oracle, on small problems drawn from the input bytes. The bytes
  * choose b 1..2, h 1..4 with hkv a divisor of h, lq 1..17, lk 1..23, d and dv
  * 1..20, the mask (pad with per-batch lengths 0..lk), the fill, the seed,
- * 1 or 2 threads, and sometimes op=decode with 1..4 steps. The problem runs
+ * 1 or 2 threads, sometimes a scale (+-1/8..8, against the default
+ * 1/sqrt(d)), and the op: attention, op=decode with 1..4 steps, op=mha
+ * (model width 1..33, cross- or self-attention; fill random, its only one),
+ * or op=han (s 1..4 sentences of t 1..6 words, da 1..12, pad 0 or 1; no
+ * mask, scale or heads, which it refuses). The problem runs
  * through the in-process conformance check (bench_check_problem, as
  * `attnbench check` does); a backend may decline it, but a FAILED verdict is
  * a kernel bug: the case is printed and the target aborts. The sizes stay
@@ -32,24 +36,43 @@ static int pick(bytes *in, int lo, int hi) { return lo + (int)(next(in) % (unsig
 static void make_problem(bytes *in, char *s, size_t n, int *threads) {
   static const char *const masks[] = {"none", "causal", "causal-tl", "pad"};
   static const char *const fills[] = {"random", "large", "same-keys", "const-v", "dominant"};
-  const int decode = next(in) % 4 == 0;
+  /* A first byte of 0 mod 4 is op=decode, as before op=mha and op=han were
+   * drawn, so that the committed corpus keeps its decode cases. */
+  const unsigned kind = next(in) % 8;
+  const int decode = kind % 4 == 0, mha = kind == 1, han = kind == 2;
+  if (han) {
+    const int b = pick(in, 1, 2), sents = pick(in, 1, 4), words = pick(in, 1, 6), d = pick(in, 1, 20);
+    const int da = pick(in, 1, 12), pad = (int)(next(in) % 2);
+    const unsigned seed = next(in) | next(in) << 8;
+    *threads = pick(in, 1, 2);
+    snprintf(s, n, "op=han,b=%d,s=%d,t=%d,d=%d,da=%d,pad=%d,seed=%u", b, sents, words, d, da, pad, seed);
+    return;
+  }
   const int b = pick(in, 1, 2), h = pick(in, 1, 4);
   int divisors[4], nd = 0;
   for (int k = 1; k <= h; k++)
     if (h % k == 0) divisors[nd++] = k;
   const int hkv = divisors[next(in) % (unsigned)nd];
-  const int lq = pick(in, 1, 17), lk = pick(in, 1, 23), d = pick(in, 1, 20), dv = pick(in, 1, 20);
-  const int mask = decode ? 0 : (int)(next(in) % 4), fill = (int)(next(in) % 5);
+  const int lq = pick(in, 1, 17), d = pick(in, 1, 20), dv = pick(in, 1, 20);
+  /* Self-attention reads X_kv from X_q: lk is lq. */
+  const int self = mha && next(in) % 2, lk = self ? lq : pick(in, 1, 23);
+  const int mask = decode ? 0 : (int)(next(in) % 4), fill = mha ? 0 : (int)(next(in) % 5);
   const unsigned seed = next(in) | next(in) << 8;
   *threads = pick(in, 1, 2);
   size_t at = 0;
   if (decode)
     at += (size_t)snprintf(s + at, n - at, "op=decode,b=%d,h=%d,hkv=%d,lk=%d,steps=%d", b, h, hkv, lk,
                            pick(in, 1, 4));
+  else if (mha)
+    at += (size_t)snprintf(s + at, n - at, "op=mha,b=%d,h=%d,hkv=%d,lq=%d,lk=%d,dm=%d%s", b, h, hkv, lq, lk,
+                           pick(in, 1, 33), self ? ",self=1" : "");
   else
     at += (size_t)snprintf(s + at, n - at, "b=%d,h=%d,hkv=%d,lq=%d,lk=%d", b, h, hkv, lq, lk);
   at += (size_t)snprintf(s + at, n - at, ",d=%d,dv=%d,mask=%s,fill=%s,seed=%u", d, dv, masks[mask],
                          fills[fill], seed);
+  /* A quarter of the cases: a scale of either sign, 1/8 to 8 in eighths. */
+  if (next(in) % 4 == 0)
+    at += (size_t)snprintf(s + at, n - at, ",scale=%s%g", next(in) % 2 ? "-" : "", (1 + next(in) % 64) / 8.0);
   if (mask == 3)
     for (int i = 0; i < b; i++)
       at += (size_t)snprintf(s + at, n - at, "%s%d", i ? ":" : ",lens=", pick(in, 0, lk));
