@@ -101,8 +101,14 @@ static void avx2_layout(const attn_problem *p, int threads, avx2_plan *pl) {
   if (qpos < 1) qpos = 1;
   if (qpos > p->lq) qpos = p->lq;
   int64_t nqb = ceil_div(p->lq, qpos);
+  /* The split-k decision (below) reads the items before any thread-driven
+   * refinement: it changes each row's summation order, so it must be a
+   * function of the problem alone for 1 and N threads to agree bitwise. */
+  const int64_t items0 = heads * nqb;
   /* Too few items for the threads: cut the query blocks finer first, down
-   * to one micro-tile of rows... */
+   * to one micro-tile of rows (a row's arithmetic does not depend on which
+   * rows share its block: every row keeps the same key blocks, and the
+   * columns a tile adds for its other rows hold exact zeros)... */
   const int64_t want = 2 * (int64_t)threads;
   if (threads > 1 && heads * nqb < want) {
     const int64_t finest = ceil_div(p->lq, ceil_div(AVX2_MR, group));
@@ -130,12 +136,18 @@ static void avx2_layout(const attn_problem *p, int threads, avx2_plan *pl) {
   pl->qscale = p->score == ATTN_SCORE_ADDITIVE ? 1.0f : (float)((double)attn_scale(p) * AVX2_LOG2E);
   pl->gauss_k2 = p->window > 0 ? (float)(-2 * AVX2_LOG2E / ((double)p->window * (double)p->window)) : 0;
   /* ...then split the key range (flash-decoding), at key-block boundaries
-   * so that a row is rescaled no more often than without the split. */
+   * so that a row is rescaled no more often than without the split: problems
+   * of fewer than AVX2_SPLIT_TASKS items get parts of at least
+   * AVX2_SPLIT_MIN_BLOCKS key blocks until there are that many tasks. Fixed
+   * targets, not the thread count: the parts, and the key order the merge
+   * adds them in, are the same at every thread count, and so are the bits.
+   * One thread pays only the merge. */
   const int64_t nkb = ceil_div(p->lk, blk.keys);
   int64_t nsplit = 1;
-  if (threads > 1 && pl->items < want && nkb > 1) {
-    nsplit = ceil_div(2 * want, pl->items);
-    if (nsplit > nkb) nsplit = nkb;
+  if (items0 < AVX2_SPLIT_TASKS) {
+    nsplit = ceil_div(AVX2_SPLIT_TASKS, items0);
+    if (nsplit > nkb / AVX2_SPLIT_MIN_BLOCKS) nsplit = nkb / AVX2_SPLIT_MIN_BLOCKS;
+    if (nsplit < 1) nsplit = 1;
   }
   pl->kspan = ceil_div(nkb, nsplit) * blk.keys;
   pl->nsplit = ceil_div(p->lk, pl->kspan);

@@ -84,9 +84,15 @@ void avx2_additive_mx16(int64_t mr, int64_t da, const float *qa, int64_t ldq, co
 }
 
 /* full: nc == 16, plain loads; otherwise masked loads, which never fault on
- * the lanes they skip, so a row's last columns can sit at the end of v. */
+ * the lanes they skip, so a row's last columns can sit at the end of v.
+ * blo, bhi (NULL: every row sees every key): row i sums only keys
+ * blo[i] <= j < bhi[i]. A masked key's weight is 0, but 0 * NaN or 0 * inf
+ * in its value row would still reach the row (the numerics policy: a row
+ * the query does not see changes nothing). The keys every row sees run the
+ * plain loop; only the ragged ends test each row. */
 AVX2_INLINE void pv_tile(const int mr, const int full, int64_t nc, int64_t nk, const float *p, int64_t ldp,
-                         const float *v, int64_t ldv, float *o, int64_t ldo, const float *alpha) {
+                         const float *v, int64_t ldv, float *o, int64_t ldo, const float *alpha,
+                         const int64_t *blo, const int64_t *bhi) {
   AVX2_ACC_DECL;
   __m256i m0 = _mm256_setzero_si256(), m1 = _mm256_setzero_si256();
   if (!full) {
@@ -102,19 +108,45 @@ AVX2_INLINE void pv_tile(const int mr, const int full, int64_t nc, int64_t nk, c
   }
   AVX2_FOR_ROWS(LOAD_ROW)
 #undef LOAD_ROW
-  for (int64_t j = 0; j < nk; j++) {
-    const float *vj = v + j * ldv;
-    const __m256 v0 = full ? _mm256_loadu_ps(vj) : _mm256_maskload_ps(vj, m0);
-    const __m256 v1 = full ? _mm256_loadu_ps(vj + 8) : _mm256_maskload_ps(vj + 8, m1);
+  /* [all_lo, all_hi): the keys every row sees. */
+  int64_t all_lo = 0, all_hi = nk;
+  if (blo)
+    for (int i = 0; i < mr; i++) {
+      all_lo = blo[i] > all_lo ? blo[i] : all_lo;
+      all_hi = bhi[i] < all_hi ? bhi[i] : all_hi;
+    }
+  if (all_hi < all_lo) all_hi = all_lo;
+#define PV_LOAD                                                                                              \
+  const float *vj = v + j * ldv;                                                                             \
+  const __m256 v0 = full ? _mm256_loadu_ps(vj) : _mm256_maskload_ps(vj, m0);                                 \
+  const __m256 v1 = full ? _mm256_loadu_ps(vj + 8) : _mm256_maskload_ps(vj + 8, m1);
 #define PV_ROW(i)                                                                                            \
   if (mr > i) {                                                                                              \
     const __m256 pi = _mm256_broadcast_ss(p + i * ldp + j);                                                  \
     a##i##0 = _mm256_fmadd_ps(pi, v0, a##i##0);                                                              \
     a##i##1 = _mm256_fmadd_ps(pi, v1, a##i##1);                                                              \
   }
-    AVX2_FOR_ROWS(PV_ROW)
-#undef PV_ROW
+#define PV_ROW_SEEN(i)                                                                                       \
+  if (mr > i && j >= blo[i] && j < bhi[i]) {                                                                 \
+    const __m256 pi = _mm256_broadcast_ss(p + i * ldp + j);                                                  \
+    a##i##0 = _mm256_fmadd_ps(pi, v0, a##i##0);                                                              \
+    a##i##1 = _mm256_fmadd_ps(pi, v1, a##i##1);                                                              \
   }
+  for (int64_t j = 0; j < all_lo; j++) {
+    PV_LOAD
+    AVX2_FOR_ROWS(PV_ROW_SEEN)
+  }
+  for (int64_t j = all_lo; j < all_hi; j++) {
+    PV_LOAD
+    AVX2_FOR_ROWS(PV_ROW)
+  }
+  for (int64_t j = all_hi; j < nk; j++) {
+    PV_LOAD
+    AVX2_FOR_ROWS(PV_ROW_SEEN)
+  }
+#undef PV_ROW_SEEN
+#undef PV_ROW
+#undef PV_LOAD
 #define STORE_ROW(i)                                                                                         \
   if (mr > i) {                                                                                              \
     _mm256_store_ps(o + i * ldo, a##i##0);                                                                   \
@@ -125,20 +157,20 @@ AVX2_INLINE void pv_tile(const int mr, const int full, int64_t nc, int64_t nk, c
 }
 
 void avx2_pv_6x16(int64_t nk, const float *p, int64_t ldp, const float *v, int64_t ldv, float *o, int64_t ldo,
-                  const float *alpha) {
-  pv_tile(6, 1, 16, nk, p, ldp, v, ldv, o, ldo, alpha);
+                  const float *alpha, const int64_t *blo, const int64_t *bhi) {
+  pv_tile(6, 1, 16, nk, p, ldp, v, ldv, o, ldo, alpha, blo, bhi);
 }
 
 #define PV_EDGE(MR)                                                                                          \
   case MR:                                                                                                   \
     if (nc == 16)                                                                                            \
-      pv_tile(MR, 1, 16, nk, p, ldp, v, ldv, o, ldo, alpha);                                                 \
+      pv_tile(MR, 1, 16, nk, p, ldp, v, ldv, o, ldo, alpha, blo, bhi);                                       \
     else                                                                                                     \
-      pv_tile(MR, 0, nc, nk, p, ldp, v, ldv, o, ldo, alpha);                                                 \
+      pv_tile(MR, 0, nc, nk, p, ldp, v, ldv, o, ldo, alpha, blo, bhi);                                       \
     break;
 
 void avx2_pv_mxn(int64_t mr, int64_t nc, int64_t nk, const float *p, int64_t ldp, const float *v, int64_t ldv,
-                 float *o, int64_t ldo, const float *alpha) {
+                 float *o, int64_t ldo, const float *alpha, const int64_t *blo, const int64_t *bhi) {
   switch (mr) {
     PV_EDGE(1)
     PV_EDGE(2)
@@ -319,5 +351,44 @@ void avx2_local_p_centres(const float *proj, const float *vp, int64_t r0, int64_
       z = _mm256_fmadd_ps(_mm256_maskload_ps(vp + full, tail),
                           avx2_tanh_a3(_mm256_maskload_ps(x + full, tail)), z);
     centres[r] = (float)lk / (1.0f + expf(-hsum8(z)));
+  }
+}
+
+void avx2_merge_row(int64_t ns, const float *m, const float *l, int64_t stride, const float *acc,
+                    int64_t astride, int64_t dv, float *dst) {
+  /* The weights first, 8 at a time through the vector exp2 (exp2f per split
+   * and row cost as much as the rest of the merge), then each 8 columns
+   * summed over the splits that saw a key in a register and stored once
+   * (plain stores: a masked store is microcoded on some cores). */
+  float mmax = -INFINITY, f[AVX2_MERGE_MAX_SPLITS + 8], lsum = 0;
+  int64_t seen[AVX2_MERGE_MAX_SPLITS], n = 0;
+  for (int64_t s = 0; s < ns; s++) {
+    const float ms = m[s * stride], ls = l[s * stride];
+    if (ls == 0) continue;
+    seen[n++] = s;
+    if (ms != ms || ls != ls) mmax = NAN;
+    if (ms > mmax) mmax = ms;
+  }
+  if (n == 0) {
+    for (int64_t c = 0; c < dv; c++) dst[c] = 0;
+    return;
+  }
+  for (int64_t i = 0; i < n; i++) f[i] = m[seen[i] * stride] - mmax;
+  for (int64_t i = n; i % 8; i++) f[i] = 0;
+  for (int64_t i = 0; i < n; i += 8) _mm256_storeu_ps(f + i, avx2_exp2_u3(_mm256_loadu_ps(f + i)));
+  for (int64_t i = 0; i < n; i++) lsum += l[seen[i] * stride] * f[i];
+  const __m256 lv = _mm256_set1_ps(lsum);
+  for (int64_t c = 0; c < dv; c += 8) {
+    __m256 x = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n; i++)
+      x = _mm256_fmadd_ps(_mm256_set1_ps(f[i]), _mm256_loadu_ps(acc + seen[i] * astride + c), x);
+    x = _mm256_div_ps(x, lv);
+    if (c + 8 <= dv) {
+      _mm256_storeu_ps(dst + c, x);
+    } else {
+      float tail[8];
+      _mm256_storeu_ps(tail, x);
+      for (int64_t k = c; k < dv; k++) dst[k] = tail[k - c];
+    }
   }
 }

@@ -47,11 +47,23 @@ void avx2_local_p_centres(const float *proj, const float *vp, int64_t r0, int64_
 /* o[i][0..nc) = alpha[i] * o[i][0..nc) + sum_{j<nk} p[i][j] * v[j][0..nc) for
  * i < mr. o aligned; v unaligned. The 6x16 version takes nc == 16; the edge
  * version any mr <= 6, nc <= 16, reading v with masked loads so that
- * columns past dv are never touched (o's padding columns get zeros). */
+ * columns past dv are never touched (o's padding columns get zeros). blo,
+ * bhi (NULL: all of [0, nk)): row i sums only blo[i] <= j < bhi[i], so that
+ * a value row it does not see cannot reach it through 0 * NaN. */
 void avx2_pv_6x16(int64_t nk, const float *p, int64_t ldp, const float *v, int64_t ldv, float *o, int64_t ldo,
-                  const float *alpha);
+                  const float *alpha, const int64_t *blo, const int64_t *bhi);
 void avx2_pv_mxn(int64_t mr, int64_t nc, int64_t nk, const float *p, int64_t ldp, const float *v, int64_t ldv,
-                 float *o, int64_t ldo, const float *alpha);
+                 float *o, int64_t ldo, const float *alpha, const int64_t *blo, const int64_t *bhi);
+
+/* The split-k merge of one row (avx2_loops.c): split s's max, sum and
+ * accumulator row at m[s * stride], l[s * stride], acc + s * astride (dv
+ * rounded up to 16 floats, zero-padded); dst[0..dv) = sum_s f_s acc_s /
+ * sum_s f_s l_s, f_s = 2^(m_s - max m) over the splits with l_s != 0 (the
+ * others saw no key), summed in split (key) order; zeros if none saw a key.
+ * A NaN m or l (a NaN score) makes the row NaN. ns <= AVX2_MERGE_MAX_SPLITS. */
+#define AVX2_MERGE_MAX_SPLITS 64
+void avx2_merge_row(int64_t ns, const float *m, const float *l, int64_t stride, const float *acc,
+                    int64_t astride, int64_t dv, float *dst);
 
 /* K^T of keys k[0..nk) (row stride d): kt[c][j] = k[j][c], and zeros for
  * j in [nk, nkp). kt aligned, ldk >= nkp. */

@@ -6,11 +6,13 @@
  * For each key block: S = Q K^T (avx2_qk_*), an online-softmax step
  * (running max m, sum l, rescale alpha; Milakov & Gimelshein 2018, Dao et
  * al. 2022), O = alpha O + P V (avx2_pv_*). Nothing of size lq x lk exists.
- * When items are too few to occupy the threads (decode), each item's key
- * range is also split and the partial (m, l, O) states merged afterwards
- * (flash-decoding). No intrinsics here: those live in avx2_kernels.c. This
- * file is still compiled with -mavx2 -mfma, because it only runs after the
- * CPU check and its plain loops vectorise better that way.
+ * When items are too few to occupy many threads (decode), each item's key
+ * range is also split and the partial (m, l, O) states merged afterwards in
+ * key order (flash-decoding); the splits depend on the problem only
+ * (avx2_layout), so every thread count gives the same bits. No intrinsics
+ * here: those live in avx2_kernels.c. This file is still compiled with
+ * -mavx2 -mfma, because it only runs after the CPU check and its plain loops
+ * vectorise better that way.
  *
  * The seq2seq modes are the same loops over per-row key ranges [lo, hi):
  * the mask's prefix, cut to the window for local-m and local-p. Each row
@@ -35,6 +37,8 @@
 #include "avx2_kernels.h"
 #include "avx2_plan.h"
 #include "common/seq2seq.h"
+
+_Static_assert(AVX2_SPLIT_TASKS <= AVX2_MERGE_MAX_SPLITS, "an item has at most AVX2_SPLIT_TASKS splits");
 
 typedef struct avx2_item {
   int64_t b, kvh;
@@ -157,7 +161,9 @@ static void tile_columns(const avx2_ws *ws, int64_t r0, int64_t mr, int64_t j0, 
   *tk = z;
 }
 
-static void pv_block(const avx2_plan *pl, const avx2_ws *ws, int64_t rows, const float *v) {
+/* masked: the block cut some row's range, and each row's P.V keeps to its
+ * own keys [blo, bhi) (tile_columns). */
+static void pv_block(const avx2_plan *pl, const avx2_ws *ws, int64_t rows, const float *v, int masked) {
   const int64_t dv = pl->p.dv, bc = pl->blk.keys, dvp = pl->dvp;
   for (int64_t c0 = 0; c0 < dv; c0 += AVX2_NR) {
     const int64_t nc = min64(AVX2_NR, dv - c0);
@@ -165,11 +171,12 @@ static void pv_block(const avx2_plan *pl, const avx2_ws *ws, int64_t rows, const
       const int64_t mr = min64(AVX2_MR, rows - r0), t0 = ws->t0[r0 / AVX2_MR], tk = ws->tk[r0 / AVX2_MR];
       if (tk == 0) continue;
       const float *pr = ws->s + r0 * bc + t0, *vc = v + t0 * dv + c0;
+      const int64_t *blo = masked ? ws->blo + r0 : NULL, *bhi = masked ? ws->bhi + r0 : NULL;
       float *oc = ws->o + r0 * dvp + c0;
       if (mr == AVX2_MR && nc == AVX2_NR)
-        avx2_pv_6x16(tk - t0, pr, bc, vc, dv, oc, dvp, ws->alpha + r0);
+        avx2_pv_6x16(tk - t0, pr, bc, vc, dv, oc, dvp, ws->alpha + r0, blo, bhi);
       else
-        avx2_pv_mxn(mr, nc, tk - t0, pr, bc, vc, dv, oc, dvp, ws->alpha + r0);
+        avx2_pv_mxn(mr, nc, tk - t0, pr, bc, vc, dv, oc, dvp, ws->alpha + r0, blo, bhi);
     }
   }
 }
@@ -232,7 +239,7 @@ static void flash_rows(const avx2_plan *pl, const attn_tensors *t, const avx2_it
       avx2_softmax_block(mr, tkp - t0, st + t0, bc, blo, bhi, ws->m + r0, ws->l + r0, ws->alpha + r0);
       if (local_p) avx2_gauss_block(mr, tkp - t0, st + t0, bc, ws->c + r0, j0 + t0, pl->gauss_k2);
     }
-    if (!hard) pv_block(pl, ws, rows, v + j0 * dv);
+    if (!hard) pv_block(pl, ws, rows, v + j0 * dv, masked);
   }
 }
 
@@ -301,7 +308,7 @@ static void merge_hard(const avx2_plan *pl, const attn_tensors *t, const avx2_it
 }
 
 /* out = sum_s 2^(m_s - M) O_s / sum_s 2^(m_s - M) l_s over the splits that
- * saw a key: the same rescale as one more key block. */
+ * saw a key (avx2_merge_row): the same rescale as one more key block. */
 static void merge_item(const avx2_plan *pl, const attn_tensors *t, int64_t idx) {
   const attn_problem *p = &pl->p;
   const avx2_item it = item_at(pl, idx);
@@ -312,29 +319,10 @@ static void merge_item(const avx2_plan *pl, const attn_tensors *t, int64_t idx) 
       merge_hard(pl, t, &it, idx, r, dst);
       continue;
     }
-    /* Splits with ls == 0 saw no key; a NaN m or l (a NaN score) makes the
-     * maximum or the sums NaN, and so the row. */
-    float mmax = -INFINITY;
-    int seen = 0;
-    for (int64_t s = 0; s < ns; s++) {
-      const float *part = partial_at(pl, idx * ns + s);
-      const float ms = part[pl->rows * pl->dvp + r], ls = part[pl->rows * (pl->dvp + 1) + r];
-      if (ls == 0) continue;
-      seen = 1;
-      if (ms > mmax || ms != ms) mmax = ms;
-    }
-    for (int64_t c = 0; c < dv; c++) dst[c] = 0;
-    if (!seen) continue;
-    float lsum = 0;
-    for (int64_t s = 0; s < ns; s++) {
-      const float *part = partial_at(pl, idx * ns + s);
-      const float ms = part[pl->rows * pl->dvp + r], ls = part[pl->rows * (pl->dvp + 1) + r];
-      if (ls == 0) continue;
-      const float f = exp2f(ms - mmax), *acc = part + r * pl->dvp;
-      lsum += ls * f;
-      for (int64_t c = 0; c < dv; c++) dst[c] += f * acc[c];
-    }
-    for (int64_t c = 0; c < dv; c++) dst[c] /= lsum;
+    const float *part = partial_at(pl, idx * ns);
+    const int64_t stride = pl->rows * (pl->dvp + 2);
+    avx2_merge_row(ns, part + pl->rows * pl->dvp + r, part + pl->rows * (pl->dvp + 1) + r, stride,
+                   part + r * pl->dvp, stride, dv, dst);
   }
 }
 

@@ -13,6 +13,13 @@
  * rescales than one per this many keys (avx2.c declares it). */
 #define AVX2_MIN_KEY_BLOCK 32
 
+/* Split-k (avx2.c, avx2_layout): problems of fewer items than this cut each
+ * item's keys into parts until there are at least this many tasks, each part
+ * at least AVX2_SPLIT_MIN_BLOCKS key blocks. Constants, not the thread
+ * count, so that every thread count sums in the same order. */
+#define AVX2_SPLIT_TASKS      32
+#define AVX2_SPLIT_MIN_BLOCKS 2
+
 typedef struct avx2_blocking {
   int64_t rows; /* Br: query rows per block, counted across the grouped heads */
   int64_t keys; /* Bc: keys per block, a multiple of AVX2_NR */
@@ -50,7 +57,7 @@ typedef struct avx2_plan {
   int64_t rows;   /* group * qpos: the largest row block */
   int64_t nqb;    /* row blocks per (batch, kv head) */
   int64_t items;  /* b * hkv * nqb */
-  int64_t nsplit; /* key-range splits per item (flash-decoding); 1: none */
+  int64_t nsplit; /* key-range splits per item (flash-decoding; a function of the problem); 1: none */
   int64_t kspan;  /* keys per split, a multiple of blk.keys */
   int64_t dvp;    /* dv rounded up to AVX2_NR: accumulator row stride */
   int64_t da;     /* score=additive, mode=local-p: rows of W1, W2, Wp; 0 otherwise */

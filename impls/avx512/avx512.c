@@ -145,17 +145,30 @@ static void decide(const attn_problem *p, int threads, avx512_plan *pl) {
     pl->qblocks = pl->sorted ? 0 : (pl->job_rows + pl->bq - 1) / pl->bq;
   }
   pl->jobs = p->b * p->hkv * pl->qblocks;
-  /* Too few jobs to keep every thread busy to the end: cut each job's keys
-   * into parts (twice as many as threads, handed out dynamically so that a
-   * thread the OS preempts does not hold up the others) whose partial states
-   * are merged; only with enough keys to be worth a merge. A wave of up to 8
-   * jobs is in flight at once: one barrier per wave, and partial states for
-   * at most 8 * parts rows blocks. */
+  /* Too few jobs to keep many threads busy to the end: cut each job's keys
+   * into parts, handed out dynamically (a thread the OS preempts does not
+   * hold up the others), whose partial states are merged in key order. The
+   * parts are chosen from the problem alone, never from the thread count, so
+   * that 1 and N threads sum in the same order and give the same bits: at
+   * least AVX512_SPLIT_TASKS parts in all, each of at least
+   * AVX512_SPLIT_MIN_BLOCKS key blocks (a merge per fewer keys would cost
+   * more than it balances). On one thread the split costs the merge only. A
+   * wave of jobs is in flight at once: one barrier per wave, and partial
+   * states for at most about AVX512_SPLIT_TASKS parts. */
   const int64_t nblk = job_key_blocks(p, pl);
-  const int split = !pl->sorted && pl->threads > 1 && pl->jobs < 8 * (int64_t)pl->threads &&
-                    nblk >= 2 * (int64_t)pl->threads;
-  pl->split = split ? 2 * pl->threads : 1;
-  pl->wave = split ? (pl->jobs < 8 ? pl->jobs : 8) : 0;
+  int64_t parts = 1;
+  if (!pl->sorted && pl->jobs > 0 && pl->jobs < AVX512_SPLIT_TASKS) {
+    parts = (AVX512_SPLIT_TASKS + pl->jobs - 1) / pl->jobs;
+    if (parts > nblk / AVX512_SPLIT_MIN_BLOCKS) parts = nblk / AVX512_SPLIT_MIN_BLOCKS;
+    if (parts < 1) parts = 1;
+  }
+  pl->split = (int)parts;
+  if (parts > 1) {
+    const int64_t wave = AVX512_SPLIT_TASKS / parts;
+    pl->wave = wave < 1 ? 1 : wave < pl->jobs ? wave : pl->jobs;
+  } else {
+    pl->wave = 0;
+  }
   pl->qscale = (float)((double)attn_scale(p) * 1.4426950408889634);
   pl->dp = (p->d + 15) / 16 * 16;
   pl->dvp = (p->dv + 15) / 16 * 16;
@@ -280,8 +293,8 @@ static void avx512_describe(attn_emit_fn emit, void *ctx) {
            GEMM_MC, GEMM_NC);
   emit(ctx, "gemm", buf);
   emit(ctx, "threads",
-       "rows-parallel over (batch, kv head, query block) jobs; split-k (2 parts per thread, "
-       "merged) when jobs < 8 per thread");
+       "rows-parallel over (batch, kv head, query block) jobs; split-k (parts of >= 2 key blocks, "
+       ">= 32 in all, merged in key order; the same at any thread count) when jobs < 32");
   snprintf(buf, sizeof buf, "avx512_exp2_u1 (max rel err %g)", AVX512_EXP2_REL_ERR);
   emit(ctx, "exp", buf);
   snprintf(buf, sizeof buf, "avx512_tanh_a22 (max abs err %g)", AVX512_TANH_ABS_ERR);

@@ -70,9 +70,23 @@ void avx512_softmaxt_block(int nv, int64_t nb, float *st, const float *bmax, flo
                            float *alpha);
 
 /* ot[c][:] = alpha * ot[c][:] + sum_{j < nb} v[j][c] * pt[j][:] for c < dv
- * (v: nb rows of dv floats, in place). first: ot is not read (treated as 0). */
+ * (v: nb rows of dv floats, in place). first: ot is not read (treated as 0).
+ * starts, ends (NULL: every row sees every key): row r sums only the keys
+ * starts[r] <= j0 + j < ends[r], so that a value row it does not see, NaN
+ * or infinite, cannot reach it through a weight of 0; nb <=
+ * AVX512_PVT_MAX_KEYS then. */
+#define AVX512_PVT_MAX_KEYS 128
 void avx512_pvt_block(int nv, int64_t nb, int64_t dv, const float *v, const float *pt, float *ot,
-                      const float *alpha, int first);
+                      const float *alpha, int first, int64_t j0, const int32_t *starts, const int32_t *ends);
+
+/* The wide split-k merge: parts states in the wide layout (part t: m, l at
+ * m + t * pstride, l + t * pstride, nv*16 lanes; acc [dv][nv*16] at acc + t *
+ * astride) into ot = sum_t w_t acc_t and lsum = sum_t w_t l_t, w_t =
+ * exp2(m_t - max m), summed in part (key) order; then avx512_scalet_block
+ * finishes it. A row whose parts saw no key gets lsum = 0 (a zero row); a NaN
+ * maximum or sum (a NaN score) makes the row NaN. */
+void avx512_merget_block(int nv, int parts, int64_t dv, const float *m, const float *l, int64_t pstride,
+                         const float *acc, int64_t astride, float *ot, float *lsum);
 
 /* ot[c][r] /= l[r] for c < dv (0 where l[r] == 0: no visible key). */
 void avx512_scalet_block(int nv, int64_t dv, float *ot, const float *l);
@@ -90,11 +104,13 @@ void avx512_softmax_rows_block(int rows, int64_t nbp, float *s, int64_t lds, flo
                                float *alpha);
 
 /* acc[r][:] = alpha[r] * acc[r][:] + sum_{j < nb} p[r][j] * v[j][:] (v: nb rows of
- * dv floats; acc rows hold dv rounded up to 16, the padding stays 0).
+ * dv floats; acc rows hold dv rounded up to 16, the padding stays 0); with
+ * lo, hi (NULL: every row sees every key) row r sums only lo[r] <= j < hi[r],
+ * so that a value row it does not see cannot reach it through 0 * NaN.
  * Meanwhile prefetches next_nb value rows from next_v. */
 void avx512_pv_rows_block(int rows, int64_t nb, int64_t dv, const float *v, const float *p, int64_t ldp,
-                          float *acc, int64_t lda, const float *alpha, int first, const float *next_v,
-                          int64_t next_nb);
+                          float *acc, int64_t lda, const float *alpha, int first, const int64_t *lo,
+                          const int64_t *hi, const float *next_v, int64_t next_nb);
 
 /* ---- output ---- */
 
@@ -103,7 +119,8 @@ void avx512_finish_rows(int rows, int64_t dv, const float *acc, int64_t lda, con
 
 /* Merges parts partial states (m, l, acc: part t of row r at index t * pstride
  * + r for m and l, (t * pstride + r) * lda for acc) into o[r] = sum_t w_t acc_t
- * / sum_t w_t l_t with w_t = exp2(m_t - max m). */
+ * / sum_t w_t l_t with w_t = exp2(m_t - max m); parts <= AVX512_MERGE_MAX_PARTS. */
+#define AVX512_MERGE_MAX_PARTS 64
 void avx512_merge_rows(int parts, int rows, int64_t pstride, int64_t dv, const float *m, const float *l,
                        const float *acc, int64_t lda, float *const *o);
 

@@ -18,10 +18,12 @@
  * Jobs are spread over threads (rows-parallel), or, when there are too few
  * to balance, each job's key range is cut into Bc-aligned parts, computed in
  * any order by any thread, whose partial (max, sum, acc) states are then
- * merged (split-k, as in flash-decoding). Aligning the parts to key blocks
- * keeps each row at most ceil(n / bk) rescales deep, merge included, as the
- * declared accuracy says: a window of n keys meets at most ceil(n / bk) + 1
- * blocks, and the first of them rescales an empty state. */
+ * merged in key order (split-k, as in flash-decoding). The parts depend on
+ * the problem only (avx512.c, decide()), so every thread count gives the same
+ * bits. Aligning the parts to key blocks keeps each row at most ceil(n / bk)
+ * rescales deep, merge included, as the declared accuracy says: a window of n
+ * keys meets at most ceil(n / bk) + 1 blocks, and the first of them rescales
+ * an empty state. */
 #include <math.h>
 #include <string.h>
 
@@ -30,12 +32,29 @@
 #include "avx512/avx512_kernels.h"
 #include "avx512/avx512_plan.h"
 
+_Static_assert(AVX512_BLOCK_K <= AVX512_PVT_MAX_KEYS,
+               "the masked P.V keeps a key block's row masks on the stack");
+_Static_assert(AVX512_SPLIT_TASKS <= AVX512_MERGE_MAX_PARTS, "a job has at most AVX512_SPLIT_TASKS parts");
+
+/* The union of a job's windows and what masking it needs. */
+typedef struct span {
+  int64_t klo, khi; /* keys some row sees */
+  int64_t minhi;    /* blocks ending past this cross some row's upper edge */
+  int64_t maxlo;    /* blocks starting before this cross some row's lower edge */
+} span;
+
 typedef struct ws_view {
   float *qt, *st, *ot; /* wide: [dim][bq], [bk][bq], [dv][bq]; narrow: [16][dimp], [16][bkp], [16][dvp] */
   float *m, *l, *alpha, *bmax, *cent;
   int32_t *starts, *ends, *idx;
   int64_t *vis, *vlo;
   float **orow;
+  /* wide split-k: the job whose Q^T, windows and span (sp) the buffers hold
+   * (-1: none yet in this run). A thread that takes the next part of the
+   * same job, as a single thread always does, skips repacking them: that
+   * strided pack costs about as much as a part's merge. */
+  int64_t packed;
+  span sp;
 } ws_view;
 
 static size_t take(size_t *at, size_t bytes) {
@@ -82,6 +101,7 @@ static size_t carve(const avx512_plan *pl, unsigned char *base, ws_view *w) {
 size_t avx512_thread_bytes(const avx512_plan *pl) { return carve(pl, NULL, NULL); }
 
 typedef struct job {
+  int64_t id; /* its index among the run's jobs */
   int64_t bi, kvh, r0, nr;
   const int32_t *order; /* local-p: the (batch, kv head)'s rows in centre order; NULL: natural */
   int narrow;
@@ -90,6 +110,7 @@ typedef struct job {
 static job job_at(const avx512_plan *pl, int64_t x) {
   const int64_t per = pl->p.hkv * pl->qblocks;
   job j;
+  j.id = x;
   j.bi = x / per;
   j.kvh = (x % per) / pl->qblocks;
   /* Last query block first: under a causal mask it has the most keys, and
@@ -114,6 +135,7 @@ static job job_sorted(const avx512_plan *pl, int64_t x) {
   }
   const int32_t *s = pl->seg + (lo * pl->job_rows + (x - pl->seg_at[lo])) * 2;
   job j;
+  j.id = x;
   j.bi = lo / pl->p.hkv;
   j.kvh = lo % pl->p.hkv;
   j.r0 = s[0];
@@ -145,13 +167,6 @@ static void row_window(const avx512_plan *pl, const attn_tensors *t, int64_t bi,
     *lo = 0, *hi = end;
   if (*lo >= *hi) *lo = *hi = 0; /* nothing visible: masked everywhere */
 }
-
-/* The union of a job's windows and what masking it needs. */
-typedef struct span {
-  int64_t klo, khi; /* keys some row sees */
-  int64_t minhi;    /* blocks ending past this cross some row's upper edge */
-  int64_t maxlo;    /* blocks starting before this cross some row's lower edge */
-} span;
 
 static void span_add(span *s, int64_t lo, int64_t hi) {
   if (lo < hi) {
@@ -190,7 +205,9 @@ static void copy_value_row(const float *v, int64_t dv, int32_t idx, float *dst) 
     memset(dst, 0, (size_t)dv * sizeof(float));
 }
 
-static void wide_job(const avx512_plan *pl, const ws_view *w, const attn_tensors *t, const job *jb, int part,
+static void write_wide_rows(const avx512_plan *pl, const ws_view *w, const attn_tensors *t, const job *jb);
+
+static void wide_job(const avx512_plan *pl, ws_view *w, const attn_tensors *t, const job *jb, int part,
                      int parts, const sink *out) {
   const attn_problem *p = &pl->p;
   const int64_t d = p->d, dv = p->dv, da = pl->da, nr = jb->nr;
@@ -204,31 +221,38 @@ static void wide_job(const avx512_plan *pl, const ws_view *w, const attn_tensors
   const float qscale = knorm ? 1.0f : pl->qscale; /* cosine: applied after the key norms */
   const int64_t qdim = pl->additive ? da : d;
 
-  span sp = {p->lk, 0, p->lk, 0};
   int64_t pos;
-  for (int64_t r = 0; r < ld; r++) {
-    float *qt = w->qt + r;
-    if (r < nr) {
-      const int64_t at = row_index(pl, jb, jb->r0 + r, &pos);
-      int64_t lo, hi;
-      row_window(pl, t, jb->bi, pos, at, &lo, &hi);
-      w->starts[r] = (int32_t)lo;
-      w->ends[r] = (int32_t)hi;
-      span_add(&sp, lo, hi);
-      if (pl->additive) {
-        const float *b = pl->qb + at * da;
-        for (int64_t c = 0; c < da; c++) qt[c * ld] = b[c];
+  if (w->packed != jb->id) {
+    span sp = {p->lk, 0, p->lk, 0};
+    for (int64_t r = 0; r < ld; r++) {
+      float *qt = w->qt + r;
+      if (r < nr) {
+        const int64_t at = row_index(pl, jb, jb->r0 + r, &pos);
+        int64_t lo, hi;
+        row_window(pl, t, jb->bi, pos, at, &lo, &hi);
+        w->starts[r] = (int32_t)lo;
+        w->ends[r] = (int32_t)hi;
+        span_add(&sp, lo, hi);
+        if (pl->additive) {
+          const float *b = pl->qb + at * da;
+          for (int64_t c = 0; c < da; c++) qt[c * ld] = b[c];
+        } else {
+          const float *q = t->q + at * d;
+          for (int64_t c = 0; c < d; c++) qt[c * ld] = q[c] * qscale;
+        }
+        w->cent[r] = lp ? pl->cent[at] : 0;
       } else {
-        const float *q = t->q + at * d;
-        for (int64_t c = 0; c < d; c++) qt[c * ld] = q[c] * qscale;
+        /* Padding lanes: zero queries give finite scores; never stored. */
+        w->starts[r] = w->ends[r] = 0;
+        for (int64_t c = 0; c < qdim; c++) qt[c * ld] = 0;
+        w->cent[r] = 0;
       }
-      w->cent[r] = lp ? pl->cent[at] : 0;
-    } else {
-      /* Padding lanes: zero queries give finite scores; never stored. */
-      w->starts[r] = w->ends[r] = 0;
-      for (int64_t c = 0; c < qdim; c++) qt[c * ld] = 0;
-      w->cent[r] = 0;
     }
+    w->packed = jb->id;
+    w->sp = sp;
+  }
+  const span sp = w->sp;
+  for (int64_t r = 0; r < ld; r++) {
     w->m[r] = -INFINITY;
     w->l[r] = 0;
     w->idx[r] = -1;
@@ -246,9 +270,12 @@ static void wide_job(const avx512_plan *pl, const ws_view *w, const attn_tensors
       avx512_qkt_block(nv, nb, d, k + j0 * d, w->qt, w->st, w->bmax, k + (j0 + nb) * d, v + (j0 + nb) * dv,
                        next, hard ? 0 : dv);
     if (knorm) avx512_scale_keyst(nv, nb, knorm + j0, pl->qscale, w->st, w->bmax);
+    /* A block that crosses some row's window edge: masked scores, and a
+     * P.V that leaves each row's masked keys out. */
+    const int edge = j0 < sp.maxlo || j0 + nb > sp.minhi;
     if (j0 < sp.maxlo)
       avx512_maskt_range_block(nv, nb, j0, w->starts, w->ends, w->st, w->bmax);
-    else if (j0 + nb > sp.minhi)
+    else if (edge)
       avx512_maskt_block(nv, nb, j0, w->ends, w->st, w->bmax);
     if (hard) {
       avx512_argmaxt_block(nv, nb, j0, w->st, w->m, w->idx);
@@ -256,7 +283,8 @@ static void wide_job(const avx512_plan *pl, const ws_view *w, const attn_tensors
     }
     avx512_softmaxt_block(nv, nb, w->st, w->bmax, w->m, w->l, w->alpha);
     if (lp) avx512_gausst_block(nv, nb, j0, w->cent, p->window, w->st);
-    avx512_pvt_block(nv, nb, dv, v + j0 * dv, w->st, w->ot, w->alpha, first);
+    avx512_pvt_block(nv, nb, dv, v + j0 * dv, w->st, w->ot, w->alpha, first, j0, edge ? w->starts : NULL,
+                     edge ? w->ends : NULL);
     first = 0;
   }
 
@@ -272,23 +300,33 @@ static void wide_job(const avx512_plan *pl, const ws_view *w, const attn_tensors
     return;
   }
   if (first) memset(w->ot, 0, (size_t)(dv * ld) * sizeof(float)); /* no key in range: a zero state */
-  if (!out->acc) avx512_scalet_block(nv, dv, w->ot, w->l);
+  if (out->acc) {
+    /* A part's state stays transposed, whole lanes (avx512_merget_block):
+     * no strided copy per part, only once per job after the merge. */
+    memcpy(out->m, w->m, (size_t)ld * sizeof(float));
+    memcpy(out->l, w->l, (size_t)ld * sizeof(float));
+    memcpy(out->acc, w->ot, (size_t)(dv * ld) * sizeof(float));
+    return;
+  }
+  write_wide_rows(pl, w, t, jb);
+}
+
+/* The finished wide state (w->ot unnormalised, w->l) into the job's output
+ * rows. */
+static void write_wide_rows(const avx512_plan *pl, const ws_view *w, const attn_tensors *t, const job *jb) {
+  const int64_t dv = pl->p.dv, nr = jb->nr, ld = (nr + 15) / 16 * 16;
+  int64_t pos;
+  avx512_scalet_block((int)(ld / 16), dv, w->ot, w->l);
   for (int64_t r = 0; r < nr; r++) {
     const float *ot = w->ot + r;
-    float *dst;
-    if (out->acc) {
-      out->m[r] = w->m[r];
-      out->l[r] = w->l[r];
-      dst = out->acc + r * pl->dvp;
-    } else {
-      dst = t->o + row_index(pl, jb, jb->r0 + r, &pos) * dv;
-    }
+    float *dst = t->o + row_index(pl, jb, jb->r0 + r, &pos) * dv;
     for (int64_t c = 0; c < dv; c++) dst[c] = ot[c * ld];
   }
 }
 
-static void narrow_job(const avx512_plan *pl, const ws_view *w, const attn_tensors *t, const job *jb,
-                       int part, int parts, const sink *out) {
+static void narrow_job(const avx512_plan *pl, ws_view *w, const attn_tensors *t, const job *jb, int part,
+                       int parts, const sink *out) {
+  w->packed = -1; /* the buffers wide_job may have kept are overwritten here */
   const attn_problem *p = &pl->p;
   const int64_t d = p->d, dv = p->dv, da = pl->da, head = jb->bi * p->hkv + jb->kvh;
   const int rows = (int)jb->nr;
@@ -330,10 +368,12 @@ static void narrow_job(const avx512_plan *pl, const ws_view *w, const attn_tenso
   int first = 1;
   for (int64_t j0 = kb; j0 < ke; j0 += pl->bk) {
     const int64_t nb = ke - j0 < pl->bk ? ke - j0 : pl->bk, nbp = (nb + 15) & ~(int64_t)15;
+    int edge = 0; /* some row does not see every key of the block */
     for (int r = 0; r < rows; r++) {
       const int64_t hi = w->ends[r] - j0, lo = w->starts[r] - j0;
       w->vis[r] = hi < 0 ? 0 : hi > nb ? nb : hi;
       w->vlo[r] = lo < 0 ? 0 : lo > nb ? nb : lo;
+      edge |= w->vis[r] < nb || w->vlo[r] > 0;
     }
     const int64_t next = ke - (j0 + nb) < pl->bk ? ke - (j0 + nb) : pl->bk;
     if (pl->additive) {
@@ -350,7 +390,7 @@ static void narrow_job(const avx512_plan *pl, const ws_view *w, const attn_tenso
     avx512_softmax_rows_block(rows, nbp, w->st, bkp, w->m, w->l, w->alpha);
     if (lp) avx512_gauss_rows_block(rows, nbp, j0, w->cent, p->window, w->st, bkp);
     avx512_pv_rows_block(rows, nb, dv, v + j0 * dv, w->st, bkp, w->ot, pl->dvp, w->alpha, first,
-                         v + (j0 + nb) * dv, next);
+                         edge ? w->vlo : NULL, edge ? w->vis : NULL, v + (j0 + nb) * dv, next);
     first = 0;
   }
 
@@ -380,7 +420,7 @@ static void narrow_job(const avx512_plan *pl, const ws_view *w, const attn_tenso
   }
 }
 
-static void do_job(const avx512_plan *pl, const ws_view *w, const attn_tensors *t, const job *jb, int part,
+static void do_job(const avx512_plan *pl, ws_view *w, const attn_tensors *t, const job *jb, int part,
                    int parts, const sink *out) {
   if (jb->narrow)
     narrow_job(pl, w, t, jb, part, parts, out);
@@ -427,6 +467,12 @@ static void split_wave(const avx512_plan *pl, ws_view *w, const attn_tensors *t,
       merge_hard(pl, t, &jb, base);
       continue;
     }
+    if (!jb.narrow) {
+      avx512_merget_block((int)((jb.nr + 15) / 16), parts, pl->p.dv, pl->part_m + base, pl->part_l + base,
+                          rmax, pl->part_acc + base * dvp, rmax * dvp, w->ot, w->l);
+      write_wide_rows(pl, w, t, &jb);
+      continue;
+    }
     int64_t pos;
     for (int64_t r = 0; r < jb.nr; r++) w->orow[r] = t->o + row_index(pl, &jb, jb.r0 + r, &pos) * pl->p.dv;
     avx512_merge_rows(parts, (int)jb.nr, rmax, pl->p.dv, pl->part_m + base, pl->part_l + base,
@@ -441,6 +487,7 @@ attn_status avx512_run_loops(const avx512_plan *pl, const attn_tensors *t) {
     const int tid = omp_get_thread_num();
     ws_view w;
     carve(pl, pl->ws + (size_t)tid * pl->thread_bytes, &w);
+    w.packed = -1;
     if (pl->split == 1) {
       const sink direct = {NULL, NULL, NULL, NULL};
 #pragma omp for schedule(dynamic, 1)

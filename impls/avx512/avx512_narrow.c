@@ -198,10 +198,13 @@ void avx512_softmax_rows_block(int rows, int64_t nbp, float *s, int64_t lds, flo
 }
 
 /* rt rows x cv vectors of value dims over nb keys; the last vector is
- * masked to the value dims that exist. */
-INLINE void pv_tile(const int rt, const int cv, int64_t nb, int64_t dv, const float *restrict v,
-                    const float *restrict p, int64_t ldp, float *restrict acc, int64_t lda,
-                    const float *restrict alpha, int first, __mmask16 last, pf_stream *pf) {
+ * masked to the value dims that exist. masked (edge blocks only): row r sums
+ * only keys lo[r] <= j < hi[r], so that a masked key's value row, NaN or
+ * infinite, cannot reach it through its weight of 0. */
+INLINE void pv_tile(const int rt, const int cv, const int masked, int64_t nb, int64_t dv,
+                    const float *restrict v, const float *restrict p, int64_t ldp, float *restrict acc,
+                    int64_t lda, const float *restrict alpha, int first, __mmask16 last, const int64_t *lo,
+                    const int64_t *hi, pf_stream *pf) {
   __m512 a[4][4];
   UNROLL
   for (int r = 0; r < rt; r++) {
@@ -220,8 +223,11 @@ INLINE void pv_tile(const int rt, const int cv, int64_t nb, int64_t dv, const fl
     UNROLL
     for (int r = 0; r < rt; r++) {
       const __m512 pb = _mm512_set1_ps(p[r * ldp + j]);
+      const __mmask16 see = masked ? (__mmask16)(j >= lo[r] && j < hi[r] ? 0xffff : 0) : 0xffff;
       UNROLL
-      for (int x = 0; x < cv; x++) a[r][x] = _mm512_fmadd_ps(pb, vv[x], a[r][x]);
+      for (int x = 0; x < cv; x++)
+        a[r][x] =
+            masked ? _mm512_mask3_fmadd_ps(pb, vv[x], a[r][x], see) : _mm512_fmadd_ps(pb, vv[x], a[r][x]);
     }
   }
   UNROLL
@@ -233,15 +239,20 @@ INLINE void pv_tile(const int rt, const int cv, int64_t nb, int64_t dv, const fl
 
 NOINLINE void avx512_pv_4x64(int64_t nb, int64_t dv, const float *v, const float *p, int64_t ldp, float *acc,
                              int64_t lda, const float *alpha, int first, pf_stream *pf) {
-  pv_tile(4, 4, nb, dv, v, p, ldp, acc, lda, alpha, first, 0xffff, pf);
+  pv_tile(4, 4, 0, nb, dv, v, p, ldp, acc, lda, alpha, first, 0xffff, NULL, NULL, pf);
 }
 
 #define PV_CASE(RT, CV)                                                                                      \
-  case RT * 8 + CV: pv_tile(RT, CV, nb, dv, vc, pr, ldp, ar, lda, al, first, last, &pf); break
+  case RT * 8 + CV:                                                                                          \
+    if (lo)                                                                                                  \
+      pv_tile(RT, CV, 1, nb, dv, vc, pr, ldp, ar, lda, al, first, last, lo + r, hi + r, &pf);                \
+    else                                                                                                     \
+      pv_tile(RT, CV, 0, nb, dv, vc, pr, ldp, ar, lda, al, first, last, NULL, NULL, &pf);                    \
+    break
 
 void avx512_pv_rows_block(int rows, int64_t nb, int64_t dv, const float *v, const float *p, int64_t ldp,
-                          float *acc, int64_t lda, const float *alpha, int first, const float *next_v,
-                          int64_t next_nb) {
+                          float *acc, int64_t lda, const float *alpha, int first, const int64_t *lo,
+                          const int64_t *hi, const float *next_v, int64_t next_nb) {
   pf_stream pf = pf_make(next_v, next_nb * dv, (dv + 63) / 64 * ((rows + 3) / 4) * nb);
   for (int64_t c = 0; c < dv; c += 64) {
     const int64_t left = dv - c;
@@ -251,7 +262,7 @@ void avx512_pv_rows_block(int rows, int64_t nb, int64_t dv, const float *v, cons
       const int rt = rows - r < 4 ? rows - r : 4;
       const float *vc = v + c, *pr = p + r * ldp, *al = alpha + r;
       float *ar = acc + r * lda + c;
-      if (rt == 4 && cv == 4 && last == 0xffff) {
+      if (!lo && rt == 4 && cv == 4 && last == 0xffff) {
         avx512_pv_4x64(nb, dv, vc, pr, ldp, ar, lda, al, first, &pf);
         continue;
       }
@@ -294,32 +305,41 @@ void avx512_finish_rows(int rows, int64_t dv, const float *acc, int64_t lda, con
 void avx512_merge_rows(int parts, int rows, int64_t pstride, int64_t dv, const float *m, const float *l,
                        const float *acc, int64_t lda, float *const *o) {
   for (int r = 0; r < rows; r++) {
+    /* A NaN score must make the row NaN, as it does without the split. It
+     * leaves a NaN maximum or, where the kernels' max skipped it (a part
+     * whose maximum stays -inf), a NaN sum: either makes mx NaN, so every
+     * weight is NaN. `>` alone would skip both and read the parts as "no
+     * key", a zero row. */
     float mx = -INFINITY;
-    for (int t = 0; t < parts; t++) mx = m[t * pstride + r] > mx ? m[t * pstride + r] : mx;
+    for (int t = 0; t < parts; t++) {
+      const float mt = m[t * pstride + r], lt = l[t * pstride + r];
+      if (mt != mt || lt != lt) {
+        mx = NAN;
+        break;
+      }
+      if (mt > mx) mx = mt;
+    }
     float *out = o[r];
     if (mx == -INFINITY) {
       for (int64_t c = 0; c < dv; c += 16)
         _mm512_mask_storeu_ps(out + c, lanes_below(dv - c), _mm512_setzero_ps());
       continue;
     }
-    /* Weighted sum into the output row, then one division: a part that saw
-     * no visible key has m = -inf, weight 0 and a zero accumulator. */
-    float sum = 0;
+    /* The weights first, then each vector of the row summed over the parts in
+     * a register and stored once: a masked store reloaded per part would
+     * stall on store forwarding. A part that saw no visible key has m =
+     * -inf, weight 0 and a zero accumulator. */
+    float wt[AVX512_MERGE_MAX_PARTS], sum = 0;
     for (int t = 0; t < parts; t++) {
-      const float w = _mm512_cvtss_f32(avx512_exp2_u1(_mm512_set1_ps(m[t * pstride + r] - mx)));
-      const __m512 wv = _mm512_set1_ps(w);
-      const float *at = acc + (t * pstride + r) * lda;
-      sum += w * l[t * pstride + r];
-      for (int64_t c = 0; c < dv; c += 16) {
-        const __mmask16 keep = lanes_below(dv - c);
-        const __m512 prev = t ? _mm512_maskz_loadu_ps(keep, out + c) : _mm512_setzero_ps();
-        _mm512_mask_storeu_ps(out + c, keep, _mm512_fmadd_ps(wv, _mm512_load_ps(at + c), prev));
-      }
+      wt[t] = _mm512_cvtss_f32(avx512_exp2_u1(_mm512_set1_ps(m[t * pstride + r] - mx)));
+      sum += wt[t] * l[t * pstride + r];
     }
     const __m512 sv = _mm512_set1_ps(sum);
     for (int64_t c = 0; c < dv; c += 16) {
-      const __mmask16 keep = lanes_below(dv - c);
-      _mm512_mask_storeu_ps(out + c, keep, _mm512_div_ps(_mm512_maskz_loadu_ps(keep, out + c), sv));
+      __m512 x = _mm512_setzero_ps();
+      for (int t = 0; t < parts; t++)
+        x = _mm512_fmadd_ps(_mm512_set1_ps(wt[t]), _mm512_load_ps(acc + (t * pstride + r) * lda + c), x);
+      _mm512_mask_storeu_ps(out + c, lanes_below(dv - c), _mm512_div_ps(x, sv));
     }
   }
 }

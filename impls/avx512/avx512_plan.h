@@ -20,11 +20,18 @@
  * kernels, a smaller one the narrow kernels. */
 #define AVX512_LP_WIDE_ROWS 8
 
+/* Split-k (avx512.c, decide()): problems of fewer jobs than this cut each
+ * job's keys into parts until there are at least this many, each part at
+ * least AVX512_SPLIT_MIN_BLOCKS key blocks long. Constants, not the thread
+ * count, so that every thread count sums in the same order. */
+#define AVX512_SPLIT_TASKS      32
+#define AVX512_SPLIT_MIN_BLOCKS 2
+
 typedef struct avx512_plan {
   attn_problem p;
   int threads;
   int narrow;       /* 1: keys-in-lanes kernels (jobs of < 16 rows) */
-  int split;        /* parts each job's key range is cut into; 1: whole jobs spread over threads */
+  int split;        /* parts each job's key range is cut into (a function of the problem); 1: whole jobs */
   int64_t wave;     /* split-k: jobs whose parts are in flight together */
   int64_t bq, bk;   /* query rows per block (multiple of 16; the job's rows if narrow), keys per block */
   int64_t group;    /* query heads per kv head */

@@ -163,9 +163,14 @@ void avx512_softmaxt_block(int nv, int64_t nb, float *st, const float *bmax, flo
 }
 
 /* O^T tile: ct value dims x nv*16 queries, over nb keys; per key one
- * broadcast value element per dim against nv contiguous weight vectors. */
-INLINE void pvt_tile(const int ct, const int nv, int64_t nb, int64_t dv, const float *restrict v,
-                     const float *restrict pt, float *restrict ot, const float *restrict alpha, int first) {
+ * broadcast value element per dim against nv contiguous weight vectors.
+ * masked (edge blocks only): key j updates only the lanes km[j * nv + x] of
+ * rows that see it. A masked key's weight is 0, but 0 * NaN or 0 * inf in its
+ * value row would reach the row all the same (the numerics policy: a row
+ * the query does not see changes nothing). */
+INLINE void pvt_tile(const int ct, const int nv, const int masked, int64_t nb, int64_t dv,
+                     const float *restrict v, const float *restrict pt, float *restrict ot,
+                     const float *restrict alpha, int first, const __mmask16 *restrict km) {
   const int64_t ld = 16 * nv;
   __m512 acc[TILE_MAX][4];
   if (first) {
@@ -190,7 +195,9 @@ INLINE void pvt_tile(const int ct, const int nv, int64_t nb, int64_t dv, const f
     for (int i = 0; i < ct; i++) {
       const __m512 vb = _mm512_set1_ps(v[j * dv + i]);
       UNROLL
-      for (int x = 0; x < nv; x++) acc[i][x] = _mm512_fmadd_ps(vb, p[x], acc[i][x]);
+      for (int x = 0; x < nv; x++)
+        acc[i][x] = masked ? _mm512_mask3_fmadd_ps(vb, p[x], acc[i][x], km[j * nv + x])
+                           : _mm512_fmadd_ps(vb, p[x], acc[i][x]);
     }
   }
   UNROLL
@@ -203,7 +210,7 @@ INLINE void pvt_tile(const int ct, const int nv, int64_t nb, int64_t dv, const f
 #define PVT_TILE(CT, NV, NAME)                                                                               \
   NOINLINE void NAME(int64_t nb, int64_t dv, const float *v, const float *pt, float *ot, const float *alpha, \
                      int first) {                                                                            \
-    pvt_tile(CT, NV, nb, dv, v, pt, ot, alpha, first);                                                       \
+    pvt_tile(CT, NV, 0, nb, dv, v, pt, ot, alpha, first, NULL);                                              \
   }
 PVT_TILE(6, 4, avx512_pvt_6x64)
 PVT_TILE(8, 3, avx512_pvt_8x48)
@@ -224,19 +231,90 @@ INLINE void pvt_run(const int nv, int64_t nb, int64_t dv, const float *v, const 
     default: avx512_pvt_12x16(nb, dv, v + c, pt, ot + c * ld, alpha, first); break;
     }
   }
-  if (ct > 8 && c + 8 <= dv) pvt_tile(8, nv, nb, dv, v + c, pt, ot + c * ld, alpha, first), c += 8;
-  if (c + 4 <= dv) pvt_tile(4, nv, nb, dv, v + c, pt, ot + c * ld, alpha, first), c += 4;
-  if (c + 2 <= dv) pvt_tile(2, nv, nb, dv, v + c, pt, ot + c * ld, alpha, first), c += 2;
-  if (c < dv) pvt_tile(1, nv, nb, dv, v + c, pt, ot + c * ld, alpha, first);
+  if (ct > 8 && c + 8 <= dv) pvt_tile(8, nv, 0, nb, dv, v + c, pt, ot + c * ld, alpha, first, NULL), c += 8;
+  if (c + 4 <= dv) pvt_tile(4, nv, 0, nb, dv, v + c, pt, ot + c * ld, alpha, first, NULL), c += 4;
+  if (c + 2 <= dv) pvt_tile(2, nv, 0, nb, dv, v + c, pt, ot + c * ld, alpha, first, NULL), c += 2;
+  if (c < dv) pvt_tile(1, nv, 0, nb, dv, v + c, pt, ot + c * ld, alpha, first, NULL);
+}
+
+/* The masked form, for the few blocks that cross a row's window edge: tiles
+ * of 8, 4, 2, 1 value dims (16 accumulators at most beside the masks). */
+INLINE void pvt_run_masked(const int nv, int64_t nb, int64_t dv, const float *v, const float *pt, float *ot,
+                           const float *alpha, int first, const __mmask16 *km) {
+  const int64_t ld = 16 * nv;
+  int64_t c = 0;
+  if (nv <= 2)
+    for (; c + 8 <= dv; c += 8) pvt_tile(8, nv, 1, nb, dv, v + c, pt, ot + c * ld, alpha, first, km);
+  for (; c + 4 <= dv; c += 4) pvt_tile(4, nv, 1, nb, dv, v + c, pt, ot + c * ld, alpha, first, km);
+  if (c + 2 <= dv) pvt_tile(2, nv, 1, nb, dv, v + c, pt, ot + c * ld, alpha, first, km), c += 2;
+  if (c < dv) pvt_tile(1, nv, 1, nb, dv, v + c, pt, ot + c * ld, alpha, first, km);
+}
+
+NOINLINE void pvt_block_masked(int nv, int64_t nb, int64_t dv, const float *v, const float *pt, float *ot,
+                               const float *alpha, int first, int64_t j0, const int32_t *starts,
+                               const int32_t *ends) {
+  /* Which rows see each key: one compare pair per key and vector, kept for
+   * every value tile of the block. */
+  __mmask16 km[AVX512_PVT_MAX_KEYS * 4];
+  for (int64_t j = 0; j < nb; j++) {
+    const __m512i key = _mm512_set1_epi32((int)(j0 + j));
+    for (int x = 0; x < nv; x++)
+      km[j * nv + x] = _mm512_cmple_epi32_mask(_mm512_load_si512((const void *)(starts + 16 * x)), key) &
+                       _mm512_cmpgt_epi32_mask(_mm512_load_si512((const void *)(ends + 16 * x)), key);
+  }
+  switch (nv) {
+  case 4: pvt_run_masked(4, nb, dv, v, pt, ot, alpha, first, km); break;
+  case 3: pvt_run_masked(3, nb, dv, v, pt, ot, alpha, first, km); break;
+  case 2: pvt_run_masked(2, nb, dv, v, pt, ot, alpha, first, km); break;
+  default: pvt_run_masked(1, nb, dv, v, pt, ot, alpha, first, km); break;
+  }
 }
 
 void avx512_pvt_block(int nv, int64_t nb, int64_t dv, const float *v, const float *pt, float *ot,
-                      const float *alpha, int first) {
+                      const float *alpha, int first, int64_t j0, const int32_t *starts, const int32_t *ends) {
+  if (starts) {
+    pvt_block_masked(nv, nb, dv, v, pt, ot, alpha, first, j0, starts, ends);
+    return;
+  }
   switch (nv) {
   case 4: pvt_run(4, nb, dv, v, pt, ot, alpha, first); break;
   case 3: pvt_run(3, nb, dv, v, pt, ot, alpha, first); break;
   case 2: pvt_run(2, nb, dv, v, pt, ot, alpha, first); break;
   default: pvt_run(1, nb, dv, v, pt, ot, alpha, first); break;
+  }
+}
+
+void avx512_merget_block(int nv, int parts, int64_t dv, const float *m, const float *l, int64_t pstride,
+                         const float *acc, int64_t astride, float *ot, float *lsum) {
+  const int64_t ld = 16 * nv;
+  const __m512 ninf = _mm512_set1_ps(-INFINITY);
+  for (int v = 0; v < nv; v++) {
+    /* The maximum over the parts; a NaN m or l makes it NaN (the vector max
+     * alone may drop a NaN, and a part whose kernels skipped a NaN score
+     * still carries it in l), and so every weight of the row. */
+    __m512 mx = ninf;
+    __mmask16 nan = 0;
+    for (int t = 0; t < parts; t++) {
+      const __m512 mt = _mm512_load_ps(m + t * pstride + 16 * v),
+                   lt = _mm512_load_ps(l + t * pstride + 16 * v);
+      nan |= _mm512_cmp_ps_mask(mt, mt, _CMP_UNORD_Q) | _mm512_cmp_ps_mask(lt, lt, _CMP_UNORD_Q);
+      mx = _mm512_max_ps(mx, mt);
+    }
+    mx = _mm512_mask_mov_ps(mx, nan, _mm512_set1_ps(NAN));
+    /* No part saw a key: 0 as the reference makes every weight exp2(-inf) = 0. */
+    mx = _mm512_mask_mov_ps(mx, _mm512_cmp_ps_mask(mx, ninf, _CMP_EQ_OQ), _mm512_setzero_ps());
+    __m512 wt[AVX512_MERGE_MAX_PARTS], s = _mm512_setzero_ps();
+    for (int t = 0; t < parts; t++) {
+      wt[t] = avx512_exp2_u1(_mm512_sub_ps(_mm512_load_ps(m + t * pstride + 16 * v), mx));
+      s = _mm512_fmadd_ps(wt[t], _mm512_load_ps(l + t * pstride + 16 * v), s);
+    }
+    _mm512_store_ps(lsum + 16 * v, s);
+    for (int64_t c = 0; c < dv; c++) {
+      __m512 x = _mm512_setzero_ps();
+      for (int t = 0; t < parts; t++)
+        x = _mm512_fmadd_ps(wt[t], _mm512_load_ps(acc + t * astride + c * ld + 16 * v), x);
+      _mm512_store_ps(ot + c * ld + 16 * v, x);
+    }
   }
 }
 
