@@ -50,11 +50,24 @@ static void usage(FILE *f) {
       VERIFY_ROWS);
 }
 
+/* At most this many problems from one sweep: far beyond any run that ends
+ * (each problem is timed for --min-time), while four lists of 64 values
+ * would otherwise build 16.7 M problem strings before the first one runs. */
+#define MAX_SWEEP_PROBLEMS 100000
+
 /* Builds problem strings for the cross product of the sweep lists. */
 static int expand_sweep(const bench_opts *o, strlist *out, char *err, size_t n) {
   const strlist *lk = o->lk.n ? &o->lk : &o->lq;
   if (!o->lq.n || !o->heads.n || !o->d.n) {
     snprintf(err, n, "a sweep needs --lq, --heads and --d (or give --problem)");
+    return -1;
+  }
+  /* Each list holds at most as many values as the command line has
+   * characters, so the product fits a double exactly enough to compare. */
+  const double count = (double)o->heads.n * (double)o->d.n * (double)o->lq.n * (double)(o->lk.n ? lk->n : 1);
+  if (count > MAX_SWEEP_PROBLEMS) {
+    snprintf(err, n, "the sweep lists make %.0f problems, more than %d: shorten --lq, --lk, --heads or --d",
+             count, MAX_SWEEP_PROBLEMS);
     return -1;
   }
   for (size_t a = 0; a < o->heads.n; a++)
@@ -448,7 +461,9 @@ int cmd_bench(int argc, char **argv) {
     return rc > 0 ? 0 : 2;
   }
   static bench_peak peak; /* a few KiB: not on the stack */
-  if (bench_peak_load(&peak) == 0) rep.peak = &peak;
+  /* An unknown machine (hwloc skipped under a low address-space limit) has
+   * no key to match a cached roofline against: no %roof, and no note. */
+  if (rep.machine.cores > 0 && bench_peak_load(&peak) == 0) rep.peak = &peak;
   time_t now = time(NULL);
   strftime(rep.date, sizeof rep.date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
   struct sigaction sa = {.sa_handler = on_sigint}, old_sa;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "attnbench/cpu.h"
+#include "common/headroom.h"
 #include "harness.h"
 
 static long cache_size(hwloc_topology_t topo, hwloc_obj_type_t type) {
@@ -13,10 +14,23 @@ static long cache_size(hwloc_topology_t topo, hwloc_obj_type_t type) {
   return c && c->attr ? (long)c->attr->cache.size : 0;
 }
 
+/* What loading a topology maps: hwloc's objects and its reads of /sys are
+ * well under 1 MiB on a small machine and a few MiB on one of hundreds of
+ * cores; it does not check every allocation and segfaults when one fails
+ * (hwloc 2.9 under a low RLIMIT_AS), so it is only loaded with this much
+ * room. */
+#define HWLOC_BYTES (8 * ATTN_MIB)
+
 void bench_machine_read(bench_machine *m) {
   memset(m, 0, sizeof *m);
   attn_cpu_describe(m->isa, sizeof m->isa);
   gethostname(m->hostname, sizeof m->hostname - 1);
+  /* Too little address space: the machine stays unknown (0 cores: the
+   * callers fall back to the OpenMP processor count) rather than crash. */
+  if (attn_as_check(HWLOC_BYTES, "hwloc", NULL, 0)) {
+    snprintf(m->cpu_model, sizeof m->cpu_model, "unknown (address-space limit)");
+    return;
+  }
   hwloc_topology_t topo;
   if (hwloc_topology_init(&topo) || hwloc_topology_load(topo)) return;
   m->packages = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_PACKAGE);
@@ -58,6 +72,11 @@ static void bind_memory(hwloc_topology_t topo, hwloc_const_cpuset_t cpus, char *
 }
 
 int bench_bind_threads(int threads, char *cpus, size_t ncpus, char *mem, size_t nmem, char *err, size_t n) {
+  char why[128];
+  if (attn_as_check(HWLOC_BYTES, "hwloc", why, sizeof why)) {
+    snprintf(err, n, "--bind: %s (or use --no-bind)", why);
+    return -1;
+  }
   hwloc_topology_t topo;
   if (hwloc_topology_init(&topo) || hwloc_topology_load(topo)) {
     snprintf(err, n, "--bind: hwloc could not read the topology");

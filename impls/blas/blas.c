@@ -48,12 +48,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <omp.h>
 
 #include "attnbench/attn.h"
 #include "blas/blas_lib.h"
 #include "blas/softmax.h"
+#include "common/headroom.h"
 #include "common/mem.h"
 #include "common/seq2seq.h"
 #include "common/variant.h"
@@ -83,6 +85,11 @@
 /* mode=local-p: query rows per Q Wp^T sgemm (each row's window then runs
  * alone: windows are not monotone in the row). */
 #define LOCAL_P_ROWS 64
+/* Rows per sgemm over the keys a block of rows shares (visible_values): each
+ * row's remaining keys, fewer than this under the causal masks, are added in
+ * plain C. 16: smaller blocks make more, less efficient sgemm calls; larger
+ * ones leave more per-row work. */
+#define PV_BLOCK 16
 /* Rows per sgemm call of the W fold: m stays within CBLAS's 32-bit int. */
 #define FOLD_ROWS ((int64_t)1 << 20)
 
@@ -143,16 +150,116 @@ typedef struct blas_inputs {
   const float *q, *k;
 } blas_inputs;
 
-/* ---- the library, loaded once ---- */
+/* ---- the library, loaded once; its process-wide state ---- */
 
-static blas_lib the_lib;
-static pthread_once_t the_lib_once = PTHREAD_ONCE_INIT;
+/* lib_mu guards loading and everything below: the library's thread count is
+ * one setting for the whole process, and so is the address space it has
+ * mapped. */
+static pthread_mutex_t lib_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t lib_cv = PTHREAD_COND_INITIALIZER;
+static blas_lib the_lib, lowmem_lib;
+static int lib_loaded;
+/* The threads the library's pool holds (the caller included), and the
+ * buffers for calling threads it has mapped or that a plan's check counted
+ * on: both only grow (the library keeps them). */
+static int lib_pool, lib_callers;
+/* The thread count every current user of the library runs with, and how
+ * many users there are (see lib_enter); the threads the library has started. */
+static int lib_count, lib_users, lib_started;
 
-static void load_once(void) { blas_lib_load(&the_lib); }
+/* A pthreads OpenBLAS's new pool threads map their buffers as they start,
+ * after the call that started them returned: wait (at most a second) until
+ * the process has grown by `bytes` since it was `v0`, so that the next
+ * headroom check sees those buffers instead of counting their space free. */
+static void await_mapped(const blas_lib *lib, int64_t v0, int64_t bytes) {
+  if (v0 < 0 || bytes <= 0 || strcmp(lib->threading, "pthreads") != 0) return;
+  for (int i = 0; i < 1000 && attn_vsize() < v0 + bytes; i++) nanosleep(&(struct timespec){0, 1000000}, NULL);
+}
 
+/* What a plan's check allows for besides the library's own mappings: the
+ * harness's allocations between plan and the first run (report rows, a
+ * thread's TLS), small next to the library's buffers. */
+#define LIB_SLACK_BYTES (16 * ATTN_MIB)
+
+/* Loads the library on first use. Not when the address-space limit leaves
+ * less than loading maps (OpenBLAS kills the process when its threads cannot
+ * start): then a library that is not ok, lowmem, whose error says so, and a
+ * later call tries again. */
 const blas_lib *blas_lib_get(void) {
-  pthread_once(&the_lib_once, load_once);
-  return &the_lib;
+  const blas_lib *lib = &the_lib;
+  pthread_mutex_lock(&lib_mu);
+  if (!lib_loaded) {
+    const int64_t need = blas_lib_load_bytes(&lowmem_lib);
+    char what[64];
+    snprintf(what, sizeof what, "loading %s", lowmem_lib.vendor);
+    if (attn_as_check(need, what, lowmem_lib.error, sizeof lowmem_lib.error)) {
+      lowmem_lib.lowmem = 1;
+      lib = &lowmem_lib;
+    } else {
+      const int64_t v0 = attn_vsize();
+      blas_lib_load(&the_lib);
+      lib_loaded = 1;
+      lib_pool = lib_started = the_lib.pool;
+      await_mapped(&the_lib, v0, (the_lib.pool - 1) * (attn_thread_stack_bytes() + the_lib.buffer_bytes));
+    }
+  }
+  pthread_mutex_unlock(&lib_mu);
+  return lib;
+}
+
+/* Before a plan: whether the address space holds what its runs make the
+ * library map, beyond what it has: a buffer per calling thread (`callers` at
+ * once) and per pool thread, a stack per pool thread (`pool` in all), and
+ * the stacks of our OpenMP team of `team` (if it does not exist yet). Counted
+ * as mapped once checked, so later plans do not count it again. */
+static attn_status lib_room(const blas_lib *lib, int callers, int pool, int team, char *why, size_t n) {
+  if (lib->lowmem) {
+    snprintf(why, n, "%s", lib->error);
+    return ATTN_ENOMEM;
+  }
+  pthread_mutex_lock(&lib_mu);
+  const int64_t stack = attn_thread_stack_bytes(), buf = lib->buffer_bytes;
+  /* Two buffers per calling thread: under LLVM's libomp a team thread of
+   * OpenBLAS 0.3.21 was seen mapping a second buffer while it kept its first
+   * (strace, clang build); counting one made runs at the edge hang. */
+  callers *= 2;
+  const int64_t need = LIB_SLACK_BYTES + (callers > lib_callers ? callers - lib_callers : 0) * buf +
+                       (pool > lib_pool ? pool - lib_pool : 0) * (stack + buf) + (team - 1) * stack;
+  const int fits = attn_as_check(need, lib->vendor, why, n) == 0;
+  if (fits) {
+    if (callers > lib_callers) lib_callers = callers;
+    if (pool > lib_pool) lib_pool = pool;
+  }
+  pthread_mutex_unlock(&lib_mu);
+  return fits ? ATTN_OK : ATTN_ENOMEM;
+}
+
+/* Runs with the library at `count` threads, until lib_leave. The count is
+ * process-wide: a run at 1 (our OpenMP threads each calling a single-threaded
+ * sgemm) beside a run at N would have its calls split N ways, or the other's
+ * split 1 way, and a different split rounds differently (tail kernels), so
+ * two concurrent runs gave other bits about once in a hundred. Runs at the
+ * same count go on together; a run at another count waits until they end. */
+static void lib_enter(const blas_lib *lib, int count) {
+  pthread_mutex_lock(&lib_mu);
+  while (lib_users > 0 && lib_count != count) pthread_cond_wait(&lib_cv, &lib_mu);
+  if (lib_count != count) {
+    const int64_t v0 = attn_vsize();
+    lib->set_threads(count);
+    lib_count = count;
+    if (count > lib_started) {
+      await_mapped(lib, v0, (count - lib_started) * (attn_thread_stack_bytes() + lib->buffer_bytes));
+      lib_started = count;
+    }
+  }
+  lib_users++;
+  pthread_mutex_unlock(&lib_mu);
+}
+
+static void lib_leave(void) {
+  pthread_mutex_lock(&lib_mu);
+  if (--lib_users == 0) pthread_cond_broadcast(&lib_cv);
+  pthread_mutex_unlock(&lib_mu);
 }
 
 /* ---- shape decisions ---- */
@@ -307,7 +414,7 @@ static attn_status blas_supports(const attn_problem *p, char *why, size_t n) {
   if (vs == ATTN_OK) vs = mode_params_ok(p, why, n);
   if (vs != ATTN_OK) return vs;
   const blas_lib *lib = blas_lib_get();
-  if (!lib->ok) {
+  if (!lib->ok && !lib->lowmem) { /* lowmem: plan says ENOMEM */
     snprintf(why, n, "%s", lib->error);
     return ATTN_UNSUPPORTED;
   }
@@ -394,10 +501,19 @@ static attn_status blas_plan_create(const attn_problem *p, const attn_config *cf
     blas_destroy(pl);
     return ATTN_ENOMEM;
   }
+  /* Calling threads: our team in heads-parallel, and when Q W or the
+   * normalisation runs first (prepare: our team, single-threaded sgemm). */
+  const int lib_threads = pl->sh.arrangement == SGEMM_THREADED ? pl->threads : 1;
+  const int callers = lib_threads == 1 || pl->sz.q ? pl->threads : 1;
+  s = lib_room(pl->lib, callers, lib_threads, pl->threads, why, n);
+  if (s != ATTN_OK) {
+    blas_destroy(pl);
+    return s;
+  }
   /* Grow the library's thread pool here: setting a count it already has is
    * all run() does. Heads-parallel wants 1, which needs no pool. */
-  const int lib_threads = pl->sh.arrangement == SGEMM_THREADED ? pl->threads : 1;
-  pl->lib->set_threads(lib_threads);
+  lib_enter(pl->lib, lib_threads);
+  lib_leave();
   char unit[96];
   if (pl->sh.stack > 1)
     snprintf(unit, sizeof unit, "units of %lld heads", (long long)pl->sh.stack);
@@ -466,6 +582,85 @@ static void weighted_values(const blas_plan *pl, const float *s, const float *v,
   for (int64_t r = 0; r < m; r++) {
     float *row = o + r * dv;
     for (int64_t c = 0; c < dv; c++) row[c] *= inv[r];
+  }
+}
+
+/* The keys [*lo, *hi) every row of [r0, r1) sees, over rows that see any
+ * (empty if they share none or none sees a key). */
+static void shared_keys(const int64_t *starts, const int64_t *ends, int64_t r0, int64_t r1, int64_t *lo,
+                        int64_t *hi) {
+  *lo = INT64_MIN, *hi = INT64_MAX;
+  for (int64_t r = r0; r < r1; r++)
+    if (starts[r] < ends[r]) {
+      if (starts[r] > *lo) *lo = starts[r];
+      if (ends[r] < *hi) *hi = ends[r];
+    }
+  if (*hi <= *lo || *lo == INT64_MIN) *lo = *hi = 0;
+}
+
+/* O[r0, r1) += W[r0, r1)[a, b) V[a, b): one sgemm (sgemv for one row). */
+static void add_values(const blas_plan *pl, const float *s, int64_t n, const float *v, int64_t r0, int64_t r1,
+                       int64_t a, int64_t b, float *o) {
+  const blas_lib *lib = pl->lib;
+  const int dv = (int)pl->p.dv;
+  if (b <= a || r1 <= r0) return;
+  if (r1 - r0 == 1)
+    lib->sgemv(BLAS_ROW_MAJOR, BLAS_TRANS, (int)(b - a), dv, 1.0f, v + a * dv, dv, s + r0 * n + a, 1, 1.0f,
+               o + r0 * dv, 1);
+  else
+    lib->sgemm(BLAS_ROW_MAJOR, BLAS_NO_TRANS, BLAS_NO_TRANS, (int)(r1 - r0), dv, (int)(b - a), 1.0f,
+               s + r0 * n + a, (int)n, v + a * dv, dv, 1.0f, o + r0 * dv, dv);
+}
+
+/* Row r of O += its weights on keys [a, b) times their value rows, in plain
+ * C: at most PV_BLOCK - 1 keys, too few for a library call to pay. */
+static void add_row_values(const float *w, const float *v, int64_t a, int64_t b, int64_t dv, float *o) {
+  for (int64_t j = a; j < b; j++)
+    for (int64_t c = 0; c < dv; c++) o[c] += w[j] * v[j * dv + c];
+}
+
+/* O = (W V) / rowsum over only the keys each row sees, then rows that see
+ * none zeroed. A masked key's weight is 0, but 0 x NaN (or inf) in its value
+ * row is NaN: one product over the unit's span would put it into rows that
+ * must not see it (under causal masks, a chunk's earlier rows). So: one sgemm
+ * over the keys every row sees; per block of PV_BLOCK rows, sgemm over the
+ * further keys the whole block sees; per row, the rest of its own keys, a
+ * triangle of fewer than PV_BLOCK keys per row under the causal masks. */
+static void visible_values(const blas_plan *pl, const float *s, const float *v, const float *inv,
+                           const int64_t *starts, const int64_t *ends, int64_t m, int64_t n, float *o) {
+  const int64_t dv = pl->p.dv;
+  int64_t lo, hi;
+  shared_keys(starts, ends, 0, m, &lo, &hi);
+  memset(o, 0, (size_t)(m * dv) * sizeof *o);
+  add_values(pl, s, n, v, 0, m, lo, hi, o);
+  for (int64_t b0 = 0; b0 < m; b0 += PV_BLOCK) {
+    const int64_t b1 = b0 + PV_BLOCK < m ? b0 + PV_BLOCK : m;
+    int64_t blo, bhi; /* contains [lo, hi) when that is not empty */
+    shared_keys(starts, ends, b0, b1, &blo, &bhi);
+    if (hi > lo) {
+      add_values(pl, s, n, v, b0, b1, blo, lo, o);
+      add_values(pl, s, n, v, b0, b1, hi, bhi, o);
+    } else {
+      add_values(pl, s, n, v, b0, b1, blo, bhi, o);
+    }
+    for (int64_t r = b0; r < b1; r++) {
+      if (starts[r] >= ends[r]) continue;
+      const float *w = s + r * n;
+      float *row = o + r * dv;
+      if (bhi > blo) {
+        add_row_values(w, v, starts[r], blo, dv, row);
+        add_row_values(w, v, bhi, ends[r], dv, row);
+      } else {
+        add_row_values(w, v, starts[r], ends[r], dv, row);
+      }
+    }
+  }
+  for (int64_t r = 0; r < m; r++) {
+    float *row = o + r * dv;
+    if (starts[r] >= ends[r])
+      memset(row, 0, (size_t)dv * sizeof *row);
+    else
+      for (int64_t c = 0; c < dv; c++) row[c] *= inv[r];
   }
 }
 
@@ -590,7 +785,7 @@ static void attend_unit(const blas_plan *pl, const blas_inputs *in, int64_t bi, 
     return;
   }
   pl->softmax->band(w->s, m, n, starts, ends, w->inv);
-  weighted_values(pl, w->s, v + c0 * dv, w->inv, m, n, o);
+  visible_values(pl, w->s, v + c0 * dv, w->inv, starts, ends, m, n, o);
 }
 
 /* mode=local-p, one row: its window around centre c, clipped to the
@@ -667,7 +862,7 @@ static blas_inputs prepare(const blas_plan *pl, const attn_tensors *t) {
   blas_inputs in = {.t = t, .q = t->q, .k = t->k};
   if (p->score != ATTN_SCORE_GENERAL && p->score != ATTN_SCORE_COSINE) return in;
   const int64_t nq = p->b * p->h * p->lq, nk = p->b * p->hkv * p->lk, d = p->d;
-  pl->lib->set_threads(1);
+  lib_enter(pl->lib, 1);
 #pragma omp parallel num_threads(pl->threads)
   {
     const int64_t tid = omp_get_thread_num(), nt = omp_get_num_threads();
@@ -678,6 +873,7 @@ static blas_inputs prepare(const blas_plan *pl, const attn_tensors *t) {
       attn_normalize_rows(t->k, pl->k, nk * tid / nt, nk * (tid + 1) / nt, d);
     }
   }
+  lib_leave();
   in.q = pl->q;
   if (p->score == ATTN_SCORE_COSINE) in.k = pl->k;
   return in;
@@ -694,7 +890,7 @@ static attn_status blas_run(void *plan, const attn_tensors *t) {
   const int64_t units = p->b * p->hkv * sh->per_group, items = units * sh->nchunks;
 
   if (sh->arrangement == HEADS_PARALLEL) {
-    pl->lib->set_threads(1);
+    lib_enter(pl->lib, 1);
     /* Dynamic, last chunks first: under a causal mask a head's last chunk is
      * its most expensive, so the long items start early and the short ones
      * fill the gaps at the end. */
@@ -702,9 +898,10 @@ static attn_status blas_run(void *plan, const attn_tensors *t) {
     for (int64_t it = 0; it < items; it++)
       run_unit(pl, &in, it % units, sh->nchunks - 1 - it / units, omp_get_thread_num());
   } else {
-    pl->lib->set_threads(pl->threads);
+    lib_enter(pl->lib, pl->threads);
     for (int64_t it = 0; it < items; it++) run_unit(pl, &in, it / sh->nchunks, it % sh->nchunks, 0);
   }
+  lib_leave();
   return ATTN_OK;
 }
 
@@ -758,7 +955,7 @@ static attn_status blas_gemm_plan(const attn_gemm_shape *g, const attn_config *c
   const blas_lib *lib = blas_lib_get();
   if (!lib->ok) {
     snprintf(why, n, "%s", lib->error);
-    return ATTN_UNSUPPORTED;
+    return lib->lowmem ? ATTN_ENOMEM : ATTN_UNSUPPORTED;
   }
   if (g->m > INT_MAX || g->n > INT_MAX || g->k > INT_MAX || g->m * g->k > INT_MAX * 64LL) {
     snprintf(why, n, "GEMM %lldx%lldx%lld exceeds the 32-bit integers of %s's CBLAS", (long long)g->m,
@@ -771,7 +968,14 @@ static attn_status blas_gemm_plan(const attn_gemm_shape *g, const attn_config *c
   pl->lib = lib;
   pl->threads = cfg->threads > 0 ? cfg->threads : 1;
   pl->lib_threads = lib->can_thread ? pl->threads : 1;
-  lib->set_threads(pl->lib_threads); /* grow the pool here, not in the timed run */
+  const attn_status s = lib_room(lib, pl->lib_threads > 1 ? 1 : pl->threads, pl->lib_threads,
+                                 pl->lib_threads > 1 ? 1 : pl->threads, why, n);
+  if (s != ATTN_OK) {
+    free(pl);
+    return s;
+  }
+  lib_enter(lib, pl->lib_threads); /* grow the pool here, not in the timed run */
+  lib_leave();
   *out = pl;
   return ATTN_OK;
 }
@@ -780,9 +984,10 @@ static attn_status blas_gemm_run(void *plan, const float *a, const float *b, flo
   const blas_gemm *pl = plan;
   const blas_lib *lib = pl->lib;
   const int m = (int)pl->g.m, nn = (int)pl->g.n, k = (int)pl->g.k;
-  lib->set_threads(pl->lib_threads);
+  lib_enter(lib, pl->lib_threads);
   if (pl->lib_threads > 1 || pl->threads == 1) {
     lib->sgemm(BLAS_ROW_MAJOR, BLAS_NO_TRANS, BLAS_NO_TRANS, m, nn, k, 1.0f, a, k, b, nn, 0.0f, c, nn);
+    lib_leave();
     return ATTN_OK;
   }
 #pragma omp parallel num_threads(pl->threads)
@@ -793,6 +998,7 @@ static attn_status blas_gemm_run(void *plan, const float *a, const float *b, flo
       lib->sgemm(BLAS_ROW_MAJOR, BLAS_NO_TRANS, BLAS_NO_TRANS, r1 - r0, nn, k, 1.0f, a + (int64_t)r0 * k, k,
                  b, nn, 0.0f, c + (int64_t)r0 * nn, nn);
   }
+  lib_leave();
   return ATTN_OK;
 }
 

@@ -13,6 +13,7 @@
 
 #include <dlfcn.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -45,6 +46,13 @@ typedef struct blas_lib {
   /* Threads for the library's next calls; a process-wide setting. Cheap once
    * the library's pool holds that many threads (grow it outside timing). */
   void (*set_threads)(int n);
+  /* Address space (common/headroom.h) the library maps as it works: a
+   * buffer of buffer_bytes per thread of its pool and per calling thread,
+   * and a stack per pool thread; pool: the threads it started when it
+   * loaded, the caller included. */
+  int64_t buffer_bytes;
+  int pool;
+  int lowmem; /* not loaded: the address-space limit left too little (error says so) */
 } blas_lib;
 
 /* dlsym into a function pointer: ISO C has no conversion from void *, POSIX
@@ -67,5 +75,10 @@ const blas_lib *blas_lib_get(void);
 
 /* Implemented once per vendor; called once by blas_lib_get. */
 void blas_lib_load(blas_lib *lib);
+
+/* Implemented once per vendor: sets lib->vendor and returns the address
+ * space loading the library maps (its files, the threads it starts), for
+ * blas_lib_get to check before it loads anything. */
+int64_t blas_lib_load_bytes(blas_lib *lib);
 
 #endif

@@ -24,6 +24,7 @@
 
 #include "attnbench/cpu.h"
 #include "blas/blas_lib.h"
+#include "common/headroom.h"
 
 #ifndef ATTNBENCH_BLIS_SONAME
 #define ATTNBENCH_BLIS_SONAME "libblis.so.4"
@@ -37,8 +38,23 @@ static void set_threads(int n) { bli_thread_set_num_threads_p(n); }
 #define BIND(h, name, fp, lib)                                                                               \
   blas_bind(h, ATTNBENCH_BLIS_SONAME, "BLIS built without CBLAS, or too old", name, &(fp), sizeof(fp), lib)
 
+/* Address space BLIS maps: its library (a few MiB with every
+ * sub-configuration), so 16 MiB to load; no threads at load; per thread, the
+ * packed blocks of A and B from its pools (KC x NC floats of B: 384 x 3072 x 4
+ * bytes, 4.5 MiB, for skx's sgemm), so 8 MiB. It allocates them with malloc
+ * and aborts when that fails, hence the check. */
+#define BLIS_LOAD_BYTES   (16 * ATTN_MIB)
+#define BLIS_BUFFER_BYTES (8 * ATTN_MIB)
+
+int64_t blas_lib_load_bytes(blas_lib *lib) {
+  lib->vendor = "BLIS";
+  return BLIS_LOAD_BYTES;
+}
+
 void blas_lib_load(blas_lib *lib) {
   lib->vendor = "BLIS";
+  lib->buffer_bytes = BLIS_BUFFER_BYTES;
+  lib->pool = 1;
   void *h = dlopen(ATTNBENCH_BLIS_SONAME, RTLD_NOW | RTLD_LOCAL);
   if (!h) {
     const char *e = dlerror();

@@ -24,15 +24,45 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "attnbench/cpu.h"
 #include "blas/blas_lib.h"
+#include "common/headroom.h"
 
 #ifndef ATTNBENCH_OPENBLAS_SONAME
 #define ATTNBENCH_OPENBLAS_SONAME "libopenblas.so.0"
 #endif
 
 static void (*openblas_set_num_threads_p)(int);
+
+/* Address space OpenBLAS 0.3.21 maps (Debian's DYNAMIC_ARCH pthreads build,
+ * seen with strace): about 38 MiB for the library with every kernel set, a
+ * few more for libgfortran and libquadmath, so 48 MiB to load; and its
+ * BUFFER_SIZE, 128 MiB (32 << 22 on x86-64), per thread: each thread of its
+ * pool maps one as it starts and keeps it, and each thread calling a level-3
+ * routine takes one from a shared table, mapped on first need and then kept
+ * for reuse. The pool starts at load, with a stack each. Below these it does
+ * not fail: it raises SIGINT (no thread) or retries the mmap forever. */
+#define OPENBLAS_LOAD_BYTES   (48 * ATTN_MIB)
+#define OPENBLAS_BUFFER_BYTES (128 * ATTN_MIB)
+
+/* The threads OpenBLAS starts with, the caller included (blas_get_cpu_number):
+ * the first positive of OPENBLAS_NUM_THREADS, GOTO_NUM_THREADS,
+ * OMP_NUM_THREADS, else the CPU count, and never more than the CPU count. */
+static int initial_pool(void) {
+  const long cpus = sysconf(_SC_NPROCESSORS_ONLN) > 0 ? sysconf(_SC_NPROCESSORS_ONLN) : 1;
+  static const char *const vars[] = {"OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS"};
+  long n = 0;
+  for (size_t i = 0; i < sizeof vars / sizeof vars[0] && n <= 0; i++)
+    n = getenv(vars[i]) ? atol(getenv(vars[i])) : 0;
+  return (int)(n > 0 && n < cpus ? n : cpus);
+}
+
+int64_t blas_lib_load_bytes(blas_lib *lib) {
+  lib->vendor = "OpenBLAS";
+  return OPENBLAS_LOAD_BYTES + (initial_pool() - 1) * (attn_thread_stack_bytes() + OPENBLAS_BUFFER_BYTES);
+}
 
 static void set_threads(int n) { openblas_set_num_threads_p(n); }
 
@@ -107,6 +137,8 @@ void blas_lib_load(blas_lib *lib) {
       !BIND(h, "openblas_get_parallel", get_parallel, lib))
     return; /* the handle stays open: unloading a library that started threads is not safe */
   lib->set_threads = set_threads;
+  lib->buffer_bytes = OPENBLAS_BUFFER_BYTES;
+  lib->pool = initial_pool();
 
   struct link_map *lm = NULL;
   if (dlinfo(h, RTLD_DI_LINKMAP, &lm) == 0 && lm)

@@ -53,6 +53,7 @@
 #include <oneapi/dnnl/dnnl_debug.h>
 
 #include "attnbench/attn.h"
+#include "common/headroom.h"
 #include "common/mem.h"
 #include "common/seq2seq.h"
 #include "common/variant.h"
@@ -146,6 +147,18 @@ typedef struct onednn_plan {
   int64_t window_cols;
   char note[512];
 } onednn_plan;
+
+/* Address space oneDNN 2.6 maps for a plan beyond the plan's own buffers
+ * (onednn_workspace): 16 MiB for its JIT code, primitive descriptors and
+ * cache (a few MiB for a plan's handful of primitives; its whole library is
+ * already mapped), 4 MiB per thread for the packing buffers its gemm:jit
+ * matmul allocates inside execute (blocks of A and B, about 2 MiB a thread
+ * for f32), and a stack per thread of the OpenMP team, which may not exist
+ * yet. In the tests' problem with 2 threads it ran in 12 MiB and crashed in
+ * none; the margin is for larger primitives' code. */
+int64_t onednn_lib_bytes(int threads) {
+  return 16 * ATTN_MIB + threads * (4 * ATTN_MIB) + (threads - 1) * attn_thread_stack_bytes();
+}
 
 static attn_status from_dnnl(dnnl_status_t s, const char *what, char *why, size_t n) {
   if (why && n) snprintf(why, n, "oneDNN %s: %s", what, dnnl_status2str(s));
@@ -762,6 +775,13 @@ static attn_status onednn_plan_create(const attn_problem *p, const attn_config *
   pl->p = *p;
   pl->threads = cfg->threads > 0 ? cfg->threads : 1;
   pl->mask = mask_path_of(p);
+  /* Before the first call into oneDNN: version 2.6 does not fail cleanly
+   * when it runs out of address space while it creates a primitive (SIGSEGV,
+   * or a std::bad_alloc through its C API: SIGABRT). */
+  if (attn_as_check((int64_t)onednn_workspace(p, cfg) + onednn_lib_bytes(pl->threads), "oneDNN", why, n)) {
+    onednn_destroy(pl);
+    return ATTN_ENOMEM;
+  }
   const int prev = omp_get_max_threads();
   omp_set_num_threads(pl->threads);
   rc = plan_build(pl, why, n);

@@ -11,6 +11,8 @@
 #include <dnnl.h>
 #include <omp.h>
 
+#include "common/headroom.h"
+
 typedef struct onednn_gemm {
   int threads;
   dnnl_engine_t engine;
@@ -66,6 +68,11 @@ attn_status onednn_gemm_plan(const attn_gemm_shape *g, const attn_config *cfg, v
   onednn_gemm *pl = calloc(1, sizeof *pl);
   if (!pl) return ATTN_ENOMEM;
   pl->threads = cfg->threads > 0 ? cfg->threads : 1;
+  /* Before the first call into oneDNN, as in onednn.c's plan. */
+  if (attn_as_check(onednn_lib_bytes(pl->threads), "oneDNN", why, n)) {
+    free(pl);
+    return ATTN_ENOMEM;
+  }
   const int prev = omp_get_max_threads();
   omp_set_num_threads(pl->threads);
   attn_status s = create(pl, g, why, n);

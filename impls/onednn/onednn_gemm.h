@@ -10,4 +10,7 @@ attn_status onednn_gemm_plan(const attn_gemm_shape *g, const attn_config *cfg, v
 attn_status onednn_gemm_run(void *plan, const float *a, const float *b, float *c);
 void onednn_gemm_destroy(void *plan);
 
+/* Address space oneDNN maps for a plan beyond the plan's own buffers (onednn.c). */
+int64_t onednn_lib_bytes(int threads);
+
 #endif

@@ -213,6 +213,12 @@ passed += r.returncode == 0
 if r.returncode:
     failures.append(f"capped ISA: check --suite quick failed: {r.stdout[-500:]}")
 
+# A sweep's lists multiply: four lists of 64 values would be 16.7 M problems,
+# built before the first one runs; more than 100000 is an error at once.
+vals = ",".join(str(i) for i in range(1, 65))
+expect_error("sweep product cap", ["bench", "--backend", "naive", "--lq", vals, "--lk", vals, "--heads", vals,
+                                   "--d", vals], "more than 100000")
+
 for f in failures:
     print("FAIL", f)
 print(f"{passed} passed, {len(failures)} failed")

@@ -187,14 +187,6 @@ typedef struct exception {
  * says "no longer seen" when a listed deviation did not occur (a log line,
  * not a warning: Criterion fails a test that warns). */
 static const exception exceptions[] = {
-    {"avx512", NAN_LOST, "q", 0,
-     "avx512_narrow.c avx512_merge_rows takes the row maximum over split-k parts with `>`, which "
-     "skips NaN: a NaN query row's parts all have m = NaN and the row is written as zeros"},
-    {"avx2", MASKED_LEAK, "v", 1,
-     "a 6-row tile's P.V runs to the last key any of its rows sees: 0 * NaN for the others"},
-    {"avx512", MASKED_LEAK, "v", 1, "a row block's P.V runs to the last key any of its rows sees: 0 * NaN"},
-    {"blas", MASKED_LEAK, "v", 1,
-     "P.V is one sgemm over a chunk of rows up to its last visible key: 0 * NaN"},
     {"onednn", MASKED_LEAK, "kv", 0,
      "the mask is added to the scores (NaN + -inf = NaN), and P.V runs over every key: 0 * NaN"},
 };
