@@ -430,7 +430,8 @@ static attn_status avx2_gemm_plan(const attn_gemm_shape *g, const attn_config *c
 
 const attn_backend attn_backend_avx2 = {
     .name = "avx2",
-    .summary = "flash attention, fp32 AVX2+FMA 6x16 micro-kernels, online softmax",
+    .summary =
+        "flash attention, fp32 AVX2+FMA 6x16 micro-kernels, online softmax; every score and mode (AVX2 tanh)",
     /* exp: avx2_exp2_u3's bound (exp2_avx2.h, asserted by test_exp_avx2);
      * it also covers glibc's expf and exp2f (< 1 ulp, 2^-23) in local-p's
      * sigmoid and the split merge. key_block: the smallest key block a plan

@@ -1004,7 +1004,8 @@ static attn_status blas_gemm_run(void *plan, const float *a, const float *b, flo
 
 const attn_backend attn_backend_blas = {
     .name = "blas",
-    .summary = "CBLAS sgemm for QK^T and PV around a vectorised two-pass softmax, chunked rows",
+    .summary =
+        "CBLAS sgemm for QK^T and PV around a vectorised two-pass softmax, chunked rows; local modes banded",
     /* The softmax's expf_u10, and glibc's expf in local-p's centres and
      * Gaussian factor: within 1 ulp, so 2^-23 relative, the same bound.
      * tanh_abs_err 0: glibc's tanhf, in the centres only. */

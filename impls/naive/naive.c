@@ -307,7 +307,7 @@ static attn_status naive_gemm_run(void *plan, const float *a, const float *b, fl
 
 const attn_backend attn_backend_naive = {
     .name = "naive",
-    .summary = "plain fp32 loops, two-pass softmax: the floor",
+    .summary = "plain fp32 loops, two-pass softmax: the floor; every score and mode",
     /* glibc's expf is correctly rounded in practice; 1 ulp is what it promises.
      * tanh is libm's tanhf throughout (0 reads as ATTN_TANHF_ABS_ERR). */
     .accuracy = {.exp_rel_err = 0x1p-23, .key_block = 0, .tanh_abs_err = 0},
