@@ -336,24 +336,6 @@ void avx2_gauss_block(int64_t rows, int64_t ncols, float *s, int64_t lds, const 
   }
 }
 
-void avx2_local_p_centres(const float *proj, const float *vp, int64_t r0, int64_t r1, int64_t da, int64_t lk,
-                          float *centres) {
-  /* Lanes past da load zeros: tanh(0) * 0 adds nothing. */
-  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  const __m256i tail = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(da % 8)), lane);
-  const int64_t full = da - da % 8;
-  for (int64_t r = r0; r < r1; r++) {
-    const float *x = proj + r * da;
-    __m256 z = _mm256_setzero_ps();
-    for (int64_t a = 0; a < full; a += 8)
-      z = _mm256_fmadd_ps(_mm256_loadu_ps(vp + a), avx2_tanh_a3(_mm256_loadu_ps(x + a)), z);
-    if (full < da)
-      z = _mm256_fmadd_ps(_mm256_maskload_ps(vp + full, tail),
-                          avx2_tanh_a3(_mm256_maskload_ps(x + full, tail)), z);
-    centres[r] = (float)lk / (1.0f + expf(-hsum8(z)));
-  }
-}
-
 void avx2_merge_row(int64_t ns, const float *m, const float *l, int64_t stride, const float *acc,
                     int64_t astride, int64_t dv, float *dst) {
   /* The weights first, 8 at a time through the vector exp2 (exp2f per split

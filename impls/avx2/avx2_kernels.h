@@ -37,13 +37,6 @@ void avx2_qk_mx16(int64_t mr, int64_t d, const float *q, int64_t ldq, const floa
 void avx2_additive_mx16(int64_t mr, int64_t da, const float *qa, int64_t ldq, const float *kat, int64_t ldk,
                         const float *ul, float *s, int64_t lds);
 
-/* mode=local-p: centres[r] = lk * sigmoid(vp . tanh(proj[r])) for rows
- * [r0, r1) of proj [rows][da] = Q Wp^T: common/seq2seq.h's
- * attn_local_p_centres with avx2_tanh_a3 for tanhf (da tanh per row is
- * most of local-p's cost at small windows), the sigmoid by expf. */
-void avx2_local_p_centres(const float *proj, const float *vp, int64_t r0, int64_t r1, int64_t da, int64_t lk,
-                          float *centres);
-
 /* o[i][0..nc) = alpha[i] * o[i][0..nc) + sum_{j<nk} p[i][j] * v[j][0..nc) for
  * i < mr. o aligned; v unaligned. The 6x16 version takes nc == 16; the edge
  * version any mr <= 6, nc <= 16, reading v with masked loads so that

@@ -339,8 +339,8 @@ static void avx2_prepare(const avx2_plan *pl, const attn_tensors *t) {
     attn_normalize_rows(t->q, pl->qx, share(nq, me, nt), share(nq, me + 1, nt), p->d);
     attn_normalize_rows(t->k, pl->kx, share(nk, me, nt), share(nk, me + 1, nt), p->d);
   }
-  if (p->mode == ATTN_MODE_LOCAL_P)
-    avx2_local_p_centres(pl->proj, t->vp, share(nq, me, nt), share(nq, me + 1, nt), pl->da, p->lk,
+  if (p->mode == ATTN_MODE_LOCAL_P) /* AVX2 runs here, so this is avx2_tanh_a3's path (tanh_abs_err above). */
+    attn_local_p_centres(pl->proj, t->vp, share(nq, me, nt), share(nq, me + 1, nt), pl->da, p->lk,
                          pl->centres);
 }
 

@@ -2,6 +2,9 @@
 
 #include <math.h>
 
+#include "attnbench/cpu.h"
+#include "common/seq2seq_avx2.h"
+
 void attn_normalize_rows(const float *x, float *y, int64_t r0, int64_t r1, int64_t d) {
   for (int64_t r = r0; r < r1; r++) {
     const float *xr = x + r * d;
@@ -15,6 +18,10 @@ void attn_normalize_rows(const float *x, float *y, int64_t r0, int64_t r1, int64
 
 void attn_local_p_centres(const float *proj, const float *vp, int64_t r0, int64_t r1, int64_t da, int64_t lk,
                           float *centres) {
+  if (attn_cpu_has_avx2()) {
+    attn_local_p_centres_avx2(proj, vp, r0, r1, da, lk, centres);
+    return;
+  }
   for (int64_t r = r0; r < r1; r++) {
     float z = 0;
     for (int64_t a = 0; a < da; a++) z += vp[a] * tanhf(proj[r * da + a]);
@@ -25,6 +32,22 @@ void attn_local_p_centres(const float *proj, const float *vp, int64_t r0, int64_
 float attn_local_p_gauss(int64_t j, float c, int64_t window) {
   const float x = ((float)j - c) / (float)window;
   return expf(-2.0f * x * x);
+}
+
+float attn_exp2_shifted(float *s, int64_t n, float m) {
+  if (attn_cpu_has_avx2()) return attn_exp2_shifted_avx2(s, n, m);
+  float z = 0;
+  for (int64_t j = 0; j < n; j++) z += s[j] = exp2f(s[j] - m);
+  return z;
+}
+
+void attn_local_p_gauss_row(float *w, int64_t n, int64_t key0, float c, int64_t window) {
+  if (attn_cpu_has_avx2() && key0 + n <= ((int64_t)1 << 24)) {
+    attn_local_p_gauss_row_avx2(w, n, key0, c,
+                                (float)(-2 * 1.4426950408889634074 / ((double)window * (double)window)));
+    return;
+  }
+  for (int64_t j = 0; j < n; j++) w[j] *= attn_local_p_gauss(key0 + j, c, window);
 }
 
 void attn_transpose(const float *src, float *dst, int64_t rows, int64_t cols) {

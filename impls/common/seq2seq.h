@@ -11,14 +11,42 @@
  * division: the gamma(d+4) per component that the tolerance assumes. */
 void attn_normalize_rows(const float *x, float *y, int64_t r0, int64_t r1, int64_t d);
 
-/* mode=local-p: centres[r] = lk * sigmoid(vp . tanhf(proj[r])) for rows
- * [r0, r1), proj [rows][da] = Q Wp^T computed by the caller's GEMM. */
+/* mode=local-p: centres[r] = lk * sigmoid(vp . tanh(proj[r])) for rows
+ * [r0, r1), proj [rows][da] = Q Wp^T computed by the caller's GEMM. tanh is
+ * avx2_tanh_a3 (impls/avx2/tanh_avx2.h) where attn_cpu_has_avx2(), else
+ * glibc's tanhf: a tanhf per element made the centres most of local-p's time.
+ * The sigmoid is expf, within 1 ulp. */
 void attn_local_p_centres(const float *proj, const float *vp, int64_t r0, int64_t r1, int64_t da, int64_t lk,
                           float *centres);
+
+/* The tanh error of attn_local_p_centres, for accuracy.tanh_abs_err of the
+ * backends that call it: avx2_tanh_a3's 3 * 2^-24 (AVX2_TANH_ABS_ERR,
+ * asserted by tests/impls/test_tanh_avx2.c), which is 1.5 times tanhf's
+ * 2^-23 (ATTN_TANHF_ABS_ERR), so it covers both paths. Declaring 0 (tanhf)
+ * would not cover the AVX2 one. */
+#define ATTN_LOCAL_P_TANH_ABS_ERR (3.0 * 0x1p-24)
+
+/* s[j] = 2^(s[j] - m) for j < n, returning their sum (summed in any order):
+ * a two-pass softmax's weights for scores in log2 units, m their maximum.
+ * avx2_exp2_u3 (relative error <= 3 * 2^-24) where attn_cpu_has_avx2(), else
+ * glibc's exp2f (1 ulp): a libm call per weight cost more than the window's
+ * dot products. Scores in log2 units (pre-multiplied by log2(e)) put that
+ * multiply's rounding in the score, where the tolerance model counts it. */
+float attn_exp2_shifted(float *s, int64_t n, float m);
 
 /* mode=local-p: the Gaussian factor exp(-(j - c)^2 / (2 sigma^2)), sigma =
  * window / 2, of key j for centre c. */
 float attn_local_p_gauss(int64_t j, float c, int64_t window);
+
+/* w[j] *= attn_local_p_gauss(key0 + j, c, window) for j < n: one row's window
+ * of keys. Where attn_cpu_has_avx2() (and key0 + n <= 2^24), 2^(k2 (j - c)^2)
+ * by avx2_exp2_u3, k2 = -2 log2(e) / window^2 rounded to float: for
+ * |j - c| <= window the argument's five roundings (j - c, the square, k2, the
+ * product) on a magnitude of at most 2 log2(e) and the exp give at most
+ * 10 * 2^-24 + 3 * 2^-24 relative, within the 3 (exp_rel_err + 4u) the
+ * tolerance model allows the Gaussian for any exp_rel_err >= 2^-24. Else
+ * expf per key, as attn_local_p_gauss. */
+void attn_local_p_gauss_row(float *w, int64_t n, int64_t key0, float c, int64_t window);
 
 /* dst [cols][rows] = src [rows][cols]^T: weights stored [out][in] turned into
  * a GEMM's [k][n] operand. */

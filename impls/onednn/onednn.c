@@ -982,27 +982,30 @@ static void band_zero_empty(const onednn_plan *pl, const attn_tensors *t, const 
 }
 
 /* mode=local-p, one row: scores over its window [lo, hi) of at most
- * 2 * window + 1 keys, two-pass softmax (libm expf), each weight times the
- * Gaussian factor without renormalising, the weighted values, one division
- * by the sum. */
+ * 2 * window + 1 keys, two-pass softmax, each weight times the Gaussian factor
+ * without renormalising, the weighted values, one division by the sum. The
+ * exponentials go through common/seq2seq.h's row routines (AVX2 where the CPU
+ * has it): expf per weight and per Gaussian factor made this path slower than
+ * soft attention on the same shape. Scores in log2 units for
+ * attn_exp2_shifted: qscale = scale * log2(e). */
 static void local_p_row(const attn_problem *p, const float *q, const float *k, const float *v, float c,
-                        int64_t end, float *s, float *o) {
+                        int64_t end, float qscale, float *s, float *o) {
   const int64_t d = p->d, dv = p->dv;
   int64_t lo, hi;
   attn_window(p, (double)c, end, &lo, &hi);
   memset(o, 0, (size_t)dv * sizeof *o);
   if (hi <= lo) return;
-  const float scale = attn_scale(p);
-  float m = -INFINITY, z = 0;
-  for (int64_t j = lo; j < hi; j++) {
-    s[j - lo] = scale * dot8(q, k + j * d, d);
-    if (s[j - lo] > m) m = s[j - lo];
+  const int64_t n = hi - lo;
+  float m = -INFINITY;
+  for (int64_t j = 0; j < n; j++) {
+    s[j] = qscale * dot8(q, k + (lo + j) * d, d);
+    if (s[j] > m) m = s[j];
   }
-  for (int64_t j = lo; j < hi; j++) {
-    const float e = expf(s[j - lo] - m);
-    z += e;
-    const float w = e * attn_local_p_gauss(j, c, p->window);
-    for (int64_t col = 0; col < dv; col++) o[col] += w * v[j * dv + col];
+  const float z = attn_exp2_shifted(s, n, m);
+  attn_local_p_gauss_row(s, n, lo, c, p->window);
+  for (int64_t j = 0; j < n; j++) {
+    const float w = s[j], *vj = v + (lo + j) * dv;
+    for (int64_t col = 0; col < dv; col++) o[col] += w * vj[col];
   }
   for (int64_t col = 0; col < dv; col++) o[col] /= z;
 }
@@ -1012,6 +1015,7 @@ static void local_p_row(const attn_problem *p, const float *q, const float *k, c
 static attn_status run_local_p(onednn_plan *pl, const attn_tensors *t, const float *q, const float *k) {
   const attn_problem *p = &pl->p;
   const int64_t nq = p->b * p->h * p->lq, d = p->d;
+  const float qscale = (float)((double)attn_scale(p) * 1.4426950408889634074); /* log2(e) */
   attn_transpose(t->wp, pl->wpt, p->da, d);
   attn_status rc = onednn_gemm_run(pl->project, t->q, pl->wpt, pl->proj);
   if (rc != ATTN_OK) return rc;
@@ -1025,7 +1029,7 @@ static attn_status run_local_p(onednn_plan *pl, const attn_tensors *t, const flo
       const int64_t bi = r / (p->h * p->lq), hd = r / p->lq % p->h, i = r % p->lq;
       const int64_t kv = bi * p->hkv + attn_kv_head(p, hd);
       local_p_row(p, q + r * d, k + kv * p->lk * d, t->v + kv * p->lk * p->dv, pl->centres[r],
-                  attn_visible_end(p, t->lens, bi, i), s, t->o + r * p->dv);
+                  attn_visible_end(p, t->lens, bi, i), qscale, s, t->o + r * p->dv);
     }
   }
   return ATTN_OK;
@@ -1193,10 +1197,11 @@ const attn_backend attn_backend_onednn = {
      * each weight by a rounded 1/sum, one rounding (2^-24) more per weight
      * than the model's single division. 2^-20 = 8 * 2^-23 covers both with
      * a margin of two. (The SSE4.1 path measured 35 * 2^-23: declined.)
-     * The same bound covers glibc's expf (within 1 ulp, 2^-23 relative) of
-     * local-p's rows, centres and Gaussian factor; tanh_abs_err 0: glibc's
-     * tanhf, in the centres only. */
-    .accuracy = {.exp_rel_err = 0x1p-20, .key_block = 0, .tanh_abs_err = 0},
+     * The same bound covers local-p's exponentials (common/seq2seq.h):
+     * avx2_exp2_u3 (3 * 2^-24) or glibc's exp2f and expf (1 ulp, 2^-23) in
+     * its rows, the sigmoid of its centres and its Gaussian factor.
+     * tanh_abs_err: the centres' tanh, AVX2 or tanhf, local-p only. */
+    .accuracy = {.exp_rel_err = 0x1p-20, .key_block = 0, .tanh_abs_err = ATTN_LOCAL_P_TANH_ABS_ERR},
     .available = onednn_available,
     .supports = onednn_supports,
     .workspace_size = onednn_workspace,

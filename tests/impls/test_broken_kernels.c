@@ -377,7 +377,8 @@ static attn_status s2s_run(void *plan, const attn_tensors *t) {
 static const attn_backend s2s_toy = {
     .name = "s2s-toy",
     .summary = "plain seq2seq kernel with a switchable bug",
-    .accuracy = {.exp_rel_err = 0x1p-23, .key_block = 0, .tanh_abs_err = 0},
+    /* Its centres come from attn_local_p_centres, AVX2 tanh or tanhf. */
+    .accuracy = {.exp_rel_err = 0x1p-23, .key_block = 0, .tanh_abs_err = ATTN_LOCAL_P_TANH_ABS_ERR},
     .available = toy_available,
     .supports = s2s_supports,
     .workspace_size = toy_workspace,
