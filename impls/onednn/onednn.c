@@ -9,8 +9,12 @@
  *            diagonal block of S only; pad: a binary add of a [b*hkv, 1, 1, lk]
  *            -inf row, fused into qk as a post-op when oneDNN has an optimised
  *            kernel for that, else a binary primitive
+ *            then -inf set in C past each row's end (mask_fill: an unseen NaN
+ *            key would survive the add)
  *   softmax  softmax primitive on the last axis, in place
- *   pv       matmul O = P V, written straight into the output rows
+ *   pv       matmul O = P V, written straight into the output rows; if V holds
+ *            a NaN or infinity, on a copy with those elements 0, and each
+ *            added back in C to the rows that see it (finite_values)
  *
  * Heads are viewed as [b*hkv, g, rows, dim] with g = h / hkv: query heads that
  * share a key/value head are adjacent in Q and O, and K, V have a size-1 g
@@ -144,6 +148,11 @@ typedef struct onednn_plan {
   float *centres; /* local-p: [b*h*lq] */
   float *rowbuf;  /* local-p: [threads][window_cols] scores of one row */
   double *kmax;   /* hard: [xc] largest key norm of each kv-head group of a chunk */
+  /* pv's values (see finite_values): per value row of V, whether it holds a
+   * NaN or infinity; V with those elements 0, used only when some do. */
+  unsigned char *vbad; /* [b*hkv][lk] */
+  float *vfinite;      /* [b*hkv][lk][dv], touched only by runs that need it */
+  int vpoisoned;       /* this run: some element of V is not finite */
   int64_t window_cols;
   char note[512];
 } onednn_plan;
@@ -347,7 +356,10 @@ static size_t onednn_workspace(const attn_problem *p, const attn_config *cfg) {
   bytes += (size_t)(t.xc * (p->h / p->hkv) * t.rc * tile_width(p, t.rc)) * sizeof(float);
   if (mask_path_of(p) == MASK_TRIANGLE) bytes += (size_t)(t.rc * triangle_width(p, t.rc)) * sizeof(float);
   if (mask_path_of(p) == MASK_PAD) bytes += (size_t)(p->b * p->hkv * p->lk) * sizeof(float);
-  if (p->mode == ATTN_MODE_HARD) bytes += (size_t)t.xc * sizeof(double);
+  if (p->mode == ATTN_MODE_HARD)
+    bytes += (size_t)t.xc * sizeof(double);
+  else
+    bytes += (size_t)(p->b * p->hkv * p->lk) * (1 + (size_t)p->dv * sizeof(float));
   return bytes; /* plus each primitive's scratchpad, known only once planned */
 }
 
@@ -655,6 +667,8 @@ static void onednn_destroy(void *plan) {
   free(pl->centres);
   free(pl->rowbuf);
   free(pl->kmax);
+  free(pl->vbad);
+  free(pl->vfinite);
   free(pl);
 }
 
@@ -739,6 +753,13 @@ static attn_status plan_build(onednn_plan *pl, char *why, size_t n) {
   if (!pl->scores) return ATTN_ENOMEM;
   if (p->mode == ATTN_MODE_HARD && !(pl->kmax = attn_alloc_touched((size_t)t.xc * sizeof(double))))
     return ATTN_ENOMEM;
+  if (p->mode != ATTN_MODE_HARD) {
+    /* vfinite is not touched here: only inputs with a NaN or infinity in V
+     * write it, and a clean run should not pay for its pages in RSS. */
+    pl->vbad = attn_alloc_touched((size_t)(x * p->lk));
+    pl->vfinite = malloc((size_t)(x * p->lk * p->dv) * sizeof(float));
+    if (!pl->vbad || !pl->vfinite) return ATTN_ENOMEM;
+  }
 
   if (pl->mask == MASK_TRIANGLE) {
     pl->trow = triangle_width(p, pl->rc);
@@ -981,6 +1002,75 @@ static void band_zero_empty(const onednn_plan *pl, const attn_tensors *t, const 
   }
 }
 
+/* Soft mode, after the mask primitives: -inf past each row's visible end.
+ * The primitives add -inf to those scores, and a NaN score (a NaN or
+ * infinite key the row does not see) stays NaN under that add and would
+ * reach the row through the softmax; clean scores are -inf already, so this
+ * changes no clean output. Only the masked columns are written. */
+static void mask_fill(const onednn_plan *pl, const attn_tensors *t, const onednn_chunk *ch) {
+  const int64_t rows = chunk_rows(pl, ch), cols = pl->sets[ch->set].cols;
+#pragma omp parallel for num_threads(pl->threads) schedule(static)
+  for (int64_t f = 0; f < rows; f++) {
+    const chunk_row row = row_of(pl, t, ch, f);
+    for (int64_t j = row.hi > 0 ? row.hi : 0; j < cols; j++) row.s[j] = -INFINITY;
+  }
+}
+
+static inline int not_finite(float x) {
+  uint32_t b;
+  memcpy(&b, &x, sizeof b);
+  return (b & 0x7f800000u) == 0x7f800000u;
+}
+
+/* pv multiplies every key of the tile by its weight, and a key a row does not
+ * see has weight 0, but 0 x NaN (or inf) is NaN. So before the tiles: flag
+ * the value rows that hold a non-finite element, and if any does, pv reads
+ * vfinite, V with those elements 0 (0 x 0 = 0 for the rows that do not see
+ * them), and value_fixup adds each back to the rows that see it. A clean V is
+ * read once more than before (the scan), nothing else. */
+static void finite_values(onednn_plan *pl, const float *v) {
+  const attn_problem *p = &pl->p;
+  const int64_t n = p->b * p->hkv * p->lk, dv = p->dv;
+  int any = 0;
+#pragma omp parallel for num_threads(pl->threads) schedule(static) reduction(| : any)
+  for (int64_t j = 0; j < n; j++) {
+    int bad = 0;
+    for (int64_t c = 0; c < dv; c++) bad |= not_finite(v[j * dv + c]);
+    pl->vbad[j] = (unsigned char)bad;
+    any |= bad;
+  }
+  pl->vpoisoned = any;
+  if (!any) return;
+#pragma omp parallel for num_threads(pl->threads) schedule(static)
+  for (int64_t j = 0; j < n; j++) {
+    float *w = pl->vfinite + j * dv;
+    memcpy(w, v + j * dv, (size_t)dv * sizeof *w);
+    if (pl->vbad[j])
+      for (int64_t c = 0; c < dv; c++)
+        if (not_finite(w[c])) w[c] = 0;
+  }
+}
+
+/* After pv on vfinite: each non-finite value element a row sees, times its
+ * weight, added to that row's column, which makes it NaN or +-inf as the
+ * policy says; its other columns are what they are without it. */
+static void value_fixup(const onednn_plan *pl, const attn_tensors *t, const onednn_chunk *ch) {
+  const attn_problem *p = &pl->p;
+  const onednn_set *set = &pl->sets[ch->set];
+  const int64_t rows = chunk_rows(pl, ch), dv = p->dv, per_group = (p->h / p->hkv) * set->rows;
+#pragma omp parallel for num_threads(pl->threads) schedule(static)
+  for (int64_t f = 0; f < rows; f++) {
+    const chunk_row row = row_of(pl, t, ch, f);
+    const unsigned char *bad = pl->vbad + (ch->x0 + f / per_group) * p->lk + ch->c0;
+    for (int64_t j = row.lo; j < row.hi; j++) {
+      if (!bad[j]) continue;
+      const float *vj = row.v + j * dv;
+      for (int64_t c = 0; c < dv; c++)
+        if (not_finite(vj[c])) row.o[c] += row.s[j] * vj[c];
+    }
+  }
+}
+
 /* mode=local-p, one row: scores over its window [lo, hi) of at most
  * 2 * window + 1 keys, two-pass softmax, each weight times the Gaussian factor
  * without renormalising, the weighted values, one division by the sum. The
@@ -1077,8 +1167,9 @@ static attn_status run_chunk(onednn_plan *pl, const attn_tensors *t, const float
   /* oneDNN takes non-const handles; it only reads q, k and v. */
   dnnl_status_t s = dnnl_memory_set_data_handle(set->q, (void *)(q + row0 * p->d));
   if (s == dnnl_success) s = dnnl_memory_set_data_handle(set->k, (void *)(k + (ch->x0 * lk + ch->c0) * p->d));
+  const float *v = pl->vpoisoned ? pl->vfinite : t->v;
   if (s == dnnl_success)
-    s = dnnl_memory_set_data_handle(set->v, (void *)(t->v + (ch->x0 * lk + ch->c0) * p->dv));
+    s = dnnl_memory_set_data_handle(set->v, (void *)(v + (ch->x0 * lk + ch->c0) * p->dv));
   if (s == dnnl_success) s = dnnl_memory_set_data_handle(set->o, t->o + row0 * p->dv);
   if (s == dnnl_success && pl->mask == MASK_PAD)
     s = dnnl_memory_set_data_handle(set->mask_src, pl->padmask + ch->x0 * lk);
@@ -1088,8 +1179,10 @@ static attn_status run_chunk(onednn_plan *pl, const attn_tensors *t, const float
     return ATTN_OK;
   }
   if (s == dnnl_success && p->mode == ATTN_MODE_LOCAL_M) band_mask(pl, t, ch);
+  if (s == dnnl_success && pl->mask != MASK_NONE) mask_fill(pl, t, ch);
   if (s == dnnl_success) s = execute(pl, set, STEP_SOFTMAX, STEPS);
   if (s != dnnl_success) return from_dnnl(s, "execute", NULL, 0);
+  if (pl->vpoisoned) value_fixup(pl, t, ch);
   if (p->mode == ATTN_MODE_LOCAL_M) band_zero_empty(pl, t, ch);
   return ATTN_OK;
 }
@@ -1115,6 +1208,8 @@ static attn_status onednn_run(void *plan, const attn_tensors *t) {
   const float *q, *k;
   attn_status rc = prepare(pl, t, &q, &k);
   if (rc == ATTN_OK && p->mode == ATTN_MODE_LOCAL_P) rc = run_local_p(pl, t, q, k);
+  pl->vpoisoned = 0;
+  if (rc == ATTN_OK && pl->vbad) finite_values(pl, t->v);
   for (int64_t c = 0; c < pl->nchunks && rc == ATTN_OK; c++) rc = run_chunk(pl, t, q, k, &pl->chunks[c]);
   omp_set_num_threads(prev);
   if (rc != ATTN_OK || p->mode == ATTN_MODE_LOCAL_P) return rc;

@@ -187,13 +187,14 @@ typedef struct exception {
  * says "no longer seen" when a listed deviation did not occur (a log line,
  * not a warning: Criterion fails a test that warns). */
 static const exception exceptions[] = {
-    {"onednn", MASKED_LEAK, "kv", 0,
-     "the mask is added to the scores (NaN + -inf = NaN), and P.V runs over every key: 0 * NaN"},
+    /* None known. C11 has no empty initialiser list, so the table keeps one
+     * entry without a backend, which matches nothing. */
+    {NULL, 0, "", 0, NULL},
 };
 
 static const exception *find_exception(const char *backend, deviation what, char tensor, attn_mask mask) {
   for (size_t i = 0; i < sizeof exceptions / sizeof exceptions[0]; i++)
-    if (!strcmp(exceptions[i].backend, backend) && exceptions[i].what == what &&
+    if (exceptions[i].backend && !strcmp(exceptions[i].backend, backend) && exceptions[i].what == what &&
         strchr(exceptions[i].tensors, tensor) && !(exceptions[i].causal_only && mask == ATTN_MASK_PAD))
       return &exceptions[i];
   return NULL;
@@ -205,7 +206,8 @@ static int exception_hits[sizeof exceptions / sizeof exceptions[0]];
 static void report_exceptions(const char *test, const char *tensors, deviation what, int note_stale) {
   for (size_t i = 0; i < sizeof exceptions / sizeof exceptions[0]; i++) {
     const exception *x = &exceptions[i];
-    if (x->what != what || !strpbrk(x->tensors, tensors) || !attn_backend_find(x->backend)) continue;
+    if (!x->backend || x->what != what || !strpbrk(x->tensors, tensors) || !attn_backend_find(x->backend))
+      continue;
     if (exception_hits[i] == 0 && note_stale)
       cr_log_info("%s: %s's listed deviation no longer seen, delete its line: %s", test, x->backend, x->why);
     else if (exception_hits[i])
