@@ -50,6 +50,28 @@ void attn_local_p_gauss_row(float *w, int64_t n, int64_t key0, float c, int64_t 
   for (int64_t j = 0; j < n; j++) w[j] *= attn_local_p_gauss(key0 + j, c, window);
 }
 
+int32_t attn_row_max_ordered(const float *s, int32_t n) {
+  if (attn_cpu_has_avx2()) return attn_row_max_ordered_avx2(s, n);
+  int32_t m = INT32_MIN;
+  for (int32_t j = 0; j < n; j++) {
+    const int32_t b = attn_float_ordered(s[j]);
+    m = b > m ? b : m;
+  }
+  return m;
+}
+
+int32_t attn_count_at_least_ordered(const float *s, int32_t n, int32_t thr, int32_t *first) {
+  if (attn_cpu_has_avx2()) return attn_count_at_least_ordered_avx2(s, n, thr, first);
+  int32_t count = 0, f = n;
+  for (int32_t j = 0; j < n; j++) {
+    const int32_t ge = attn_float_ordered(s[j]) >= thr, at = ge ? j : n;
+    count += ge;
+    f = at < f ? at : f;
+  }
+  *first = f;
+  return count;
+}
+
 void attn_transpose(const float *src, float *dst, int64_t rows, int64_t cols) {
   enum { TILE = 32 }; /* a tile's source and destination rows stay in L1 */
   for (int64_t r0 = 0; r0 < rows; r0 += TILE)

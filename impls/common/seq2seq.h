@@ -5,6 +5,7 @@
 #define ATTNBENCH_IMPLS_SEQ2SEQ_H
 
 #include <stdint.h>
+#include <string.h>
 
 /* Rows [r0, r1) of x [rows][d] scaled to unit length into y; a zero row stays
  * zero (score=cosine's rule). fp32 with a correctly rounded sqrt and
@@ -51,5 +52,17 @@ void attn_local_p_gauss_row(float *w, int64_t n, int64_t key0, float c, int64_t 
 /* dst [cols][rows] = src [rows][cols]^T: weights stored [out][in] turned into
  * a GEMM's [k][n] operand. */
 void attn_transpose(const float *src, float *dst, int64_t rows, int64_t cols);
+
+/* mode=hard's row scans over computed scores, in the integers of the same
+ * order as the floats (attn_float_ordered: -0 just below +0, NaN above
+ * +inf), which vectorise where float selects would not: the largest, and
+ * how many are at least thr and the first of them (n if none). */
+static inline int32_t attn_float_ordered(float x) {
+  int32_t b;
+  memcpy(&b, &x, sizeof b);
+  return b ^ (-(int32_t)((uint32_t)b >> 31) & 0x7fffffff);
+}
+int32_t attn_row_max_ordered(const float *s, int32_t n);
+int32_t attn_count_at_least_ordered(const float *s, int32_t n, int32_t thr, int32_t *first);
 
 #endif

@@ -4,6 +4,8 @@
  * -mfma (impls/CMakeLists.txt) and called only after attn_cpu_has_avx2(). */
 #include "common/seq2seq_avx2.h"
 
+#include "common/seq2seq.h"
+
 #include <immintrin.h>
 #include <math.h>
 
@@ -72,4 +74,55 @@ void attn_local_p_gauss_row_avx2(float *w, int64_t n, int64_t key0, float c, flo
     _mm256_maskstore_ps(w + j, lanes, _mm256_mul_ps(_mm256_maskload_ps(w + j, lanes), g));
     keys = _mm256_add_ps(keys, step);
   }
+}
+
+static inline __m256i ordered8(__m256 x) {
+  const __m256i b = _mm256_castps_si256(x);
+  return _mm256_xor_si256(b, _mm256_and_si256(_mm256_srai_epi32(b, 31), _mm256_set1_epi32(0x7fffffff)));
+}
+
+int32_t attn_row_max_ordered_avx2(const float *s, int32_t n) {
+  __m256i m0 = _mm256_set1_epi32(INT32_MIN), m1 = m0;
+  int32_t j = 0;
+  for (; j + 16 <= n; j += 16) { /* two chains: max latency, not throughput, bounds one */
+    m0 = _mm256_max_epi32(m0, ordered8(_mm256_loadu_ps(s + j)));
+    m1 = _mm256_max_epi32(m1, ordered8(_mm256_loadu_ps(s + j + 8)));
+  }
+  for (; j + 8 <= n; j += 8) m0 = _mm256_max_epi32(m0, ordered8(_mm256_loadu_ps(s + j)));
+  int32_t lane[8], m = INT32_MIN;
+  _mm256_storeu_si256((__m256i *)lane, _mm256_max_epi32(m0, m1));
+  for (int l = 0; l < 8; l++) m = lane[l] > m ? lane[l] : m;
+  for (; j < n; j++) {
+    const int32_t b = attn_float_ordered(s[j]);
+    m = b > m ? b : m;
+  }
+  return m;
+}
+
+int32_t attn_count_at_least_ordered_avx2(const float *s, int32_t n, int32_t thr, int32_t *first) {
+  if (thr == INT32_MIN) { /* everything is at least the least integer */
+    *first = 0;
+    return n;
+  }
+  const __m256i above = _mm256_set1_epi32(thr - 1);
+  __m256i cnt = _mm256_setzero_si256();
+  int32_t f = n, j = 0;
+  for (; j + 8 <= n; j += 8) {
+    const __m256i ge = _mm256_cmpgt_epi32(ordered8(_mm256_loadu_ps(s + j)), above);
+    cnt = _mm256_sub_epi32(cnt, ge);
+    if (f == n) {
+      const int mask = _mm256_movemask_ps(_mm256_castsi256_ps(ge));
+      if (mask) f = j + __builtin_ctz((unsigned)mask);
+    }
+  }
+  int32_t lane[8], count = 0;
+  _mm256_storeu_si256((__m256i *)lane, cnt);
+  for (int l = 0; l < 8; l++) count += lane[l];
+  for (; j < n; j++) {
+    const int32_t ge = attn_float_ordered(s[j]) >= thr;
+    count += ge;
+    if (ge && f == n) f = j;
+  }
+  *first = f;
+  return count;
 }

@@ -12,5 +12,7 @@ void attn_local_p_centres_avx2(const float *proj, const float *vp, int64_t r0, i
 float attn_exp2_shifted_avx2(float *s, int64_t n, float m);
 /* key0 + n <= 2^24, so that every key index is exact in float. */
 void attn_local_p_gauss_row_avx2(float *w, int64_t n, int64_t key0, float c, float k2);
+int32_t attn_row_max_ordered_avx2(const float *s, int32_t n);
+int32_t attn_count_at_least_ordered_avx2(const float *s, int32_t n, int32_t thr, int32_t *first);
 
 #endif

@@ -860,42 +860,12 @@ static int64_t chunk_rows(const onednn_plan *pl, const onednn_chunk *ch) {
   return set->groups * (pl->p.h / pl->p.hkv) * set->rows;
 }
 
-/* Float bit patterns mapped to integers of the same order (-0 just below
- * +0), and back. The row scans of mode=hard compare these: GCC and Clang
- * vectorise integer maxima and selects at the baseline ISA, where float
- * selects stay scalar under -ftrapping-math. */
-static inline int32_t ordered(float x) {
-  int32_t b;
-  memcpy(&b, &x, sizeof b);
-  return b ^ (-(int32_t)((uint32_t)b >> 31) & 0x7fffffff);
-}
-
+/* An integer of attn_float_ordered's order back to its float. */
 static inline float from_ordered(int32_t m) {
   m ^= -(int32_t)((uint32_t)m >> 31) & 0x7fffffff;
   float f;
   memcpy(&f, &m, sizeof f);
   return f;
-}
-
-static int32_t row_max(const float *s, int32_t n) {
-  int32_t m = INT32_MIN;
-  for (int32_t j = 0; j < n; j++) {
-    const int32_t b = ordered(s[j]);
-    m = b > m ? b : m;
-  }
-  return m;
-}
-
-/* How many of s[0, n) are at least thr (ordered), and the first of them. */
-static int32_t count_at_least(const float *s, int32_t n, int32_t thr, int32_t *first) {
-  int32_t count = 0, f = n;
-  for (int32_t j = 0; j < n; j++) {
-    const int32_t ge = ordered(s[j]) >= thr, at = ge ? j : n;
-    count += ge;
-    f = at < f ? at : f;
-  }
-  *first = f;
-  return count;
 }
 
 /* A dot product in 8 independent lanes, so that it vectorises without
@@ -932,11 +902,12 @@ static int64_t hard_choice(const attn_problem *p, const chunk_row *row, const fl
   const double scale = attn_scale(p), u = 0x1p-24, gamma = (double)(d + 2) * u / (1 - (double)(d + 2) * u);
   const double tol = 2.5 * gamma * fabs(scale) * sqrt((double)dot8(q, q, d)) * kmax + 0x1p-140;
   /* The threshold rounded down to a float, compared in the ordered integers. */
-  const double want = (double)from_ordered(row_max(s, n)) - tol;
+  const double want = (double)from_ordered(attn_row_max_ordered(s, n)) - tol;
   float thr = (float)want;
   if ((double)thr > want) thr = nextafterf(thr, -INFINITY);
   int32_t first;
-  if (count_at_least(s, n, ordered(thr), &first) <= 1) return row->lo + (first < n ? first : 0);
+  if (attn_count_at_least_ordered(s, n, attn_float_ordered(thr), &first) <= 1)
+    return row->lo + (first < n ? first : 0);
   int64_t best = first;
   double bestv = -INFINITY;
   for (int32_t j = first; j < n; j++) {
