@@ -664,56 +664,17 @@ static void visible_values(const blas_plan *pl, const float *s, const float *v, 
   }
 }
 
-static double dot_double(const float *a, const float *b, int64_t n) {
-  double z = 0;
-  for (int64_t c = 0; c < n; c++) z += (double)a[c] * b[c];
-  return z;
-}
-
-/* |a|^2 in 8 float lanes: vectorises without reassociation, and hard's
- * tolerance below has ample margin for its rounding. */
-static float sq_norm(const float *a, int64_t n) {
-  float acc[8] = {0};
-  int64_t c = 0;
-  for (; c + 8 <= n; c += 8)
-    for (int l = 0; l < 8; l++) acc[l] += a[c + l] * a[c + l];
-  float z = 0;
-  for (; c < n; c++) z += a[c] * a[c];
-  for (int l = 0; l < 8; l++) z += acc[l];
-  return z;
-}
-
-/* mode=hard: the first maximum of the computed scores need not be the first
- * exact one. Equal keys do not always score equal: the library's kernels for
- * a tail of columns round differently (in sgemm 13x17x13 the 17th column of
- * identical keys came out 1 ulp apart), so the lowest index can lose a tie.
- * Every key of row r within twice the score's error bound of the computed
- * maximum is rescored in double (products of floats are exact there, the
- * same arithmetic for every key) and the first maximum of those wins. The
- * bound: gamma(d + 2) |scale| sum_k |q_k k_jk| <= ... |q|_2 max_j |k_j|_2. */
+/* mode=hard: each row's argmax idx[r] (-1: no key) refined by the shared
+ * near-tie pick (common/seq2seq.h), since equal keys need not score equal in
+ * the library's GEMM. */
 static void refine_hard(const attn_problem *p, const float *s, int64_t n, const float *q, const float *k,
                         const int64_t *starts, const int64_t *ends, int64_t m, int64_t *idx) {
   const int64_t d = p->d;
-  const double scale = attn_scale(p), u = 0x1p-24, gamma = (double)(d + 2) * u / (1 - (double)(d + 2) * u);
-  float kmax2 = 0;
-  for (int64_t j = 0; j < n; j++) {
-    const float k2 = sq_norm(k + j * d, d);
-    kmax2 = k2 > kmax2 ? k2 : kmax2;
-  }
+  const double kmax = attn_max_row_norm(k, n, d);
   for (int64_t r = 0; r < m; r++) {
     if (idx[r] < 0) continue;
-    const float *row = s + r * n, *qr = q + r * d;
-    const double tol = 2.5 * gamma * fabs(scale) * sqrt((double)sq_norm(qr, d) * kmax2) + 0x1p-140;
-    /* The threshold rounded down to a float: the scan compares floats. */
-    const double want = (double)row[idx[r]] - tol;
-    float thr = (float)want;
-    if ((double)thr > want) thr = nextafterf(thr, -INFINITY);
-    double best = -INFINITY;
-    for (int64_t j = starts[r]; j < ends[r]; j++) {
-      if (!(row[j] >= thr)) continue;
-      const double e = scale * dot_double(qr, k + j * d, d);
-      if (e > best) best = e, idx[r] = j;
-    }
+    const float *row = s + r * n;
+    idx[r] = attn_hard_pick(row, starts[r], ends[r], row[idx[r]], q + r * d, k, d, attn_scale(p), kmax);
   }
 }
 

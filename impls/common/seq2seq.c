@@ -72,6 +72,55 @@ int32_t attn_count_at_least_ordered(const float *s, int32_t n, int32_t thr, int3
   return count;
 }
 
+float attn_dot8(const float *a, const float *b, int64_t n) {
+  float acc[8] = {0};
+  int64_t c = 0;
+  for (; c + 8 <= n; c += 8)
+    for (int l = 0; l < 8; l++) acc[l] += a[c + l] * b[c + l];
+  float z = 0;
+  for (; c < n; c++) z += a[c] * b[c];
+  for (int l = 0; l < 8; l++) z += acc[l];
+  return z;
+}
+
+double attn_max_row_norm(const float *k, int64_t n, int64_t d) {
+  float m = 0;
+  for (int64_t j = 0; j < n; j++) {
+    const float k2 = attn_dot8(k + j * d, k + j * d, d);
+    m = k2 > m ? k2 : m;
+  }
+  return sqrt((double)m);
+}
+
+static double dot_double(const float *a, const float *b, int64_t n) {
+  double z = 0;
+  for (int64_t c = 0; c < n; c++) z += (double)a[c] * b[c];
+  return z;
+}
+
+int64_t attn_hard_pick(const float *s, int64_t lo, int64_t hi, float smax, const float *q, const float *k,
+                       int64_t d, double scale, double kmax) {
+  const double u = 0x1p-24, gamma = (double)(d + 2) * u / (1 - (double)(d + 2) * u);
+  const double tol = 2.5 * gamma * fabs(scale) * sqrt((double)attn_dot8(q, q, d)) * kmax + 0x1p-140;
+  /* The threshold rounded down to a float, so that no float score above the
+   * exact threshold is left out. */
+  const double want = (double)smax - tol;
+  float thr = (float)want;
+  if ((double)thr > want) thr = nextafterf(thr, -INFINITY);
+  const int32_t n = (int32_t)(hi - lo);
+  int32_t first;
+  if (attn_count_at_least_ordered(s + lo, n, attn_float_ordered(thr), &first) <= 1)
+    return lo + (first < n ? first : 0);
+  int64_t best = lo + first;
+  double bestv = -INFINITY;
+  for (int64_t j = lo + first; j < hi; j++) {
+    if (!(s[j] >= thr)) continue;
+    const double e = scale * dot_double(q, k + j * d, d);
+    if (e > bestv) bestv = e, best = j;
+  }
+  return best;
+}
+
 void attn_transpose(const float *src, float *dst, int64_t rows, int64_t cols) {
   enum { TILE = 32 }; /* a tile's source and destination rows stay in L1 */
   for (int64_t r0 = 0; r0 < rows; r0 += TILE)

@@ -65,4 +65,24 @@ static inline int32_t attn_float_ordered(float x) {
 int32_t attn_row_max_ordered(const float *s, int32_t n);
 int32_t attn_count_at_least_ordered(const float *s, int32_t n, int32_t thr, int32_t *first);
 
+/* a . b in 8 float lanes: vectorises without reassociation (any summation
+ * order is within the tolerance model's gamma(n)). */
+float attn_dot8(const float *a, const float *b, int64_t n);
+/* The largest Euclidean norm of n rows of k [n][d]. */
+double attn_max_row_norm(const float *k, int64_t n, int64_t d);
+
+/* mode=hard for backends whose scores come from a library GEMM: the first
+ * maximum of the computed scores need not be the first exact one, since
+ * equal keys need not score equal (a GEMM's kernels for a tail of columns
+ * may round differently: in OpenBLAS's 13x17x13 sgemm the 17th column of
+ * identical keys came out 1 ulp apart), so the lowest index can lose a tie.
+ * Every key of [lo, hi) whose computed score s[j] is within 2.5 times the
+ * score's error bound of the computed maximum smax is rescored in double
+ * (products of floats are exact there, the same arithmetic for every key)
+ * and the first maximum of those is returned. The bound: gamma(d + 2)
+ * |scale| sum_k |q_k k_jk| <= ... |q|_2 kmax, kmax the keys' largest norm.
+ * s and k are indexed by the same key j; hi - lo must fit in 32 bits. */
+int64_t attn_hard_pick(const float *s, int64_t lo, int64_t hi, float smax, const float *q, const float *k,
+                       int64_t d, double scale, double kmax);
+
 #endif

@@ -868,54 +868,13 @@ static inline float from_ordered(int32_t m) {
   return f;
 }
 
-/* A dot product in 8 independent lanes, so that it vectorises without
- * reassociation (any summation order is within the model's gamma(d)). */
-static float dot8(const float *a, const float *b, int64_t n) {
-  float acc[8] = {0};
-  int64_t c = 0;
-  for (; c + 8 <= n; c += 8)
-    for (int l = 0; l < 8; l++) acc[l] += a[c + l] * b[c + l];
-  float z = 0;
-  for (; c < n; c++) z += a[c] * b[c];
-  for (int l = 0; l < 8; l++) z += acc[l];
-  return z;
-}
-
-static double dot_double(const float *a, const float *b, int64_t n) {
-  double z = 0;
-  for (int64_t c = 0; c < n; c++) z += (double)a[c] * b[c];
-  return z;
-}
-
-/* mode=hard, one row: the first maximum of the computed scores need not be
- * the first exact one, since equal keys need not score equal (a matmul's
- * kernels for tail columns may round differently) and the lowest index can
- * lose a tie. Every key within twice the score's error bound of the computed
- * maximum is rescored in double (products of floats are exact there, the
- * same arithmetic for every key), and the first maximum of those wins. The
- * bound: gamma(d + 2) |scale| sum_k |q_k k_jk| <= ... |q|_2 max_j |k_j|_2. */
+/* mode=hard, one row: the shared near-tie pick (common/seq2seq.h) from the
+ * computed maximum. */
 static int64_t hard_choice(const attn_problem *p, const chunk_row *row, const float *q, const float *k,
                            double kmax) {
-  const int64_t d = p->d;
   const int32_t n = (int32_t)(row->hi - row->lo); /* chunk columns fit int32 (onednn_supports) */
-  const float *s = row->s + row->lo;
-  const double scale = attn_scale(p), u = 0x1p-24, gamma = (double)(d + 2) * u / (1 - (double)(d + 2) * u);
-  const double tol = 2.5 * gamma * fabs(scale) * sqrt((double)dot8(q, q, d)) * kmax + 0x1p-140;
-  /* The threshold rounded down to a float, compared in the ordered integers. */
-  const double want = (double)from_ordered(attn_row_max_ordered(s, n)) - tol;
-  float thr = (float)want;
-  if ((double)thr > want) thr = nextafterf(thr, -INFINITY);
-  int32_t first;
-  if (attn_count_at_least_ordered(s, n, attn_float_ordered(thr), &first) <= 1)
-    return row->lo + (first < n ? first : 0);
-  int64_t best = first;
-  double bestv = -INFINITY;
-  for (int32_t j = first; j < n; j++) {
-    if (!(s[j] >= thr)) continue;
-    const double e = scale * dot_double(q, k + (row->lo + j) * d, d);
-    if (e > bestv) bestv = e, best = j;
-  }
-  return row->lo + best;
+  const float smax = from_ordered(attn_row_max_ordered(row->s + row->lo, n));
+  return attn_hard_pick(row->s, row->lo, row->hi, smax, q, k, p->d, attn_scale(p), kmax);
 }
 
 /* mode=hard: each row a copy of the value row of its chosen key, or zero
@@ -927,13 +886,7 @@ static void hard_rows(const onednn_plan *pl, const attn_tensors *t, const float 
   const int64_t rows = chunk_rows(pl, ch), d = p->d, dv = p->dv, g = p->h / p->hkv, per_group = g * set->rows;
 #pragma omp parallel for num_threads(pl->threads) schedule(static)
   for (int64_t xg = 0; xg < set->groups; xg++) {
-    const float *kx = k + ((ch->x0 + xg) * p->lk + ch->c0) * d;
-    float m = 0;
-    for (int64_t j = 0; j < set->cols; j++) {
-      const float k2 = dot8(kx + j * d, kx + j * d, d);
-      m = k2 > m ? k2 : m;
-    }
-    pl->kmax[xg] = sqrt((double)m);
+    pl->kmax[xg] = attn_max_row_norm(k + ((ch->x0 + xg) * p->lk + ch->c0) * d, set->cols, d);
   }
 #pragma omp parallel for num_threads(pl->threads) schedule(static)
   for (int64_t f = 0; f < rows; f++) {
@@ -1059,7 +1012,7 @@ static void local_p_row(const attn_problem *p, const float *q, const float *k, c
   const int64_t n = hi - lo;
   float m = -INFINITY;
   for (int64_t j = 0; j < n; j++) {
-    s[j] = qscale * dot8(q, k + (lo + j) * d, d);
+    s[j] = qscale * attn_dot8(q, k + (lo + j) * d, d);
     if (s[j] > m) m = s[j];
   }
   const float z = attn_exp2_shifted(s, n, m);
