@@ -15,8 +15,6 @@
 #include "exp_avx2_eval.h"
 #include "lane_verdict.h"
 
-#define CHUNK 4096
-
 /* What exp2_avx2.h promises for one input, given its output. */
 static int acceptable(float x, float y, double bound, double *rel) {
   *rel = 0;
@@ -33,35 +31,9 @@ static int acceptable(float x, float y, double bound, double *rel) {
   return y == 0;
 }
 
-static void check_inputs(const float *x, size_t n, double bound, verdict *v) {
-  float y[CHUNK];
-  exp_avx2_eval(x, y, n);
-  for (size_t i = 0; i < n; i++) {
-    double rel;
-    const int ok = acceptable(x[i], y[i], bound, &rel);
-    verdict_add(v, x[i], y[i], ok, rel);
-  }
-}
-
 /* Every stride-th bit pattern in [lo, hi] (inclusive, as uint32). */
 static void sweep_bits(uint32_t lo, uint32_t hi, uint32_t stride, double bound, verdict *v) {
-  float x[CHUNK];
-  size_t n = 0;
-  for (uint64_t u = lo; u <= hi; u += stride) {
-    x[n++] = from_bits((uint32_t)u);
-    if (n == CHUNK) {
-      check_inputs(x, n, bound, v);
-      n = 0;
-    }
-  }
-  while (n % 8) x[n++] = 0;
-  if (n) check_inputs(x, n, bound, v);
-}
-
-static uint32_t bits_of(float f) {
-  uint32_t u;
-  memcpy(&u, &f, sizeof u);
-  return u;
+  lane_sweep_bits(exp_avx2_eval, acceptable, lo, hi, stride, bound, v);
 }
 
 static void report(const char *what, const verdict *v) {
@@ -86,8 +58,8 @@ Test(exp_avx2, reduced_range_meets_bound) {
   const double bound = exp_avx2_stated_bound;
   for (int sign = 0; sign < 2; sign++) {
     const uint32_t s = sign ? 0x80000000u : 0;
-    sweep_bits(s | bits_of(0x1p-12f), s | bits_of(0.5f), 1, bound, &v);
-    sweep_bits(s, s | bits_of(0x1p-12f), 61, bound, &v);
+    sweep_bits(s | lane_bits_of(0x1p-12f), s | lane_bits_of(0.5f), 1, bound, &v);
+    sweep_bits(s, s | lane_bits_of(0x1p-12f), 61, bound, &v);
   }
   report("f in [-0.5, 0.5]", &v);
   cr_expect_leq(v.max_rel, bound);
@@ -106,8 +78,8 @@ Test(exp_avx2, whole_float_range) {
 Test(exp_avx2, underflow_to_zero) {
   require_avx2();
   verdict v = {0};
-  sweep_bits(bits_of(-125.0f), bits_of(-128.0f), 1, exp_avx2_stated_bound, &v);
-  sweep_bits(bits_of(-128.0f), bits_of(-1e30f), 251, exp_avx2_stated_bound, &v);
+  sweep_bits(lane_bits_of(-125.0f), lane_bits_of(-128.0f), 1, exp_avx2_stated_bound, &v);
+  sweep_bits(lane_bits_of(-128.0f), lane_bits_of(-1e30f), 251, exp_avx2_stated_bound, &v);
   report("x in [-1e30, -125]", &v);
   float x[8] = {-INFINITY, -126.5000153f, -127, -150, -1e38f, -FLT_MAX, -126.75f, -200}, y[8];
   exp_avx2_eval(x, y, 8);

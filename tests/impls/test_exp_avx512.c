@@ -16,14 +16,6 @@
 #include "exp_avx512_eval.h"
 #include "lane_verdict.h"
 
-#define CHUNK 4096
-
-static uint32_t bits_of(float f) {
-  uint32_t u;
-  memcpy(&u, &f, sizeof u);
-  return u;
-}
-
 /* What avx512_exp.h promises for input x, given output y; *rel is the
  * relative error where the bound applies. */
 static int acceptable(float x, float y, double bound, double *rel) {
@@ -43,28 +35,9 @@ static int acceptable(float x, float y, double bound, double *rel) {
   return fabs((double)y - ref) <= 0x1p-149;
 }
 
-static void check_inputs(const float *x, size_t n, verdict *v) {
-  float y[CHUNK];
-  exp_avx512_eval(x, y, n);
-  for (size_t i = 0; i < n; i++) {
-    double rel;
-    const int ok = acceptable(x[i], y[i], exp_avx512_stated_bound, &rel);
-    verdict_add(v, x[i], y[i], ok, rel);
-  }
-}
-
 /* Every stride-th bit pattern from lo to hi inclusive (as uint32). */
 static void sweep_bits(uint32_t lo, uint32_t hi, uint32_t stride, verdict *v) {
-  float x[CHUNK];
-  size_t n = 0;
-  for (uint64_t u = lo; u <= hi; u += stride) {
-    x[n++] = from_bits((uint32_t)u);
-    if (n == CHUNK) {
-      check_inputs(x, n, v);
-      n = 0;
-    }
-  }
-  if (n) check_inputs(x, n, v);
+  lane_sweep_bits(exp_avx512_eval, acceptable, lo, hi, stride, exp_avx512_stated_bound, v);
 }
 
 static void report(const char *what, const verdict *v) {
@@ -87,8 +60,8 @@ Test(exp_avx512, reduced_range_meets_bound) {
   verdict v = {0};
   for (int sign = 0; sign < 2; sign++) {
     const uint32_t s = sign ? 0x80000000u : 0;
-    sweep_bits(s | bits_of(0.25f), s | bits_of(0.5f), 1, &v);
-    sweep_bits(s, s | bits_of(0.25f), 61, &v);
+    sweep_bits(s | lane_bits_of(0.25f), s | lane_bits_of(0.5f), 1, &v);
+    sweep_bits(s, s | lane_bits_of(0.25f), 61, &v);
   }
   report("x in [-0.5, 0.5]", &v);
   cr_expect_leq(v.max_rel, exp_avx512_stated_bound);
@@ -108,8 +81,8 @@ Test(exp_avx512, whole_float_range) {
 Test(exp_avx512, underflow_to_zero) {
   require_avx512();
   verdict v = {0};
-  sweep_bits(bits_of(-125.0f), bits_of(-152.0f), 1, &v);
-  sweep_bits(bits_of(-152.0f), bits_of(-FLT_MAX), 251, &v);
+  sweep_bits(lane_bits_of(-125.0f), lane_bits_of(-152.0f), 1, &v);
+  sweep_bits(lane_bits_of(-152.0f), lane_bits_of(-FLT_MAX), 251, &v);
   report("x in [-FLT_MAX, -125]", &v);
   float x[8] = {-INFINITY, -FLT_MAX, -1e30f, -200, -160, -151, -150.5f, -1000}, y[8];
   exp_avx512_eval(x, y, 8);
