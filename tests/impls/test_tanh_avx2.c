@@ -63,6 +63,10 @@ Test(tanh_avx2, whole_float_range) {
   cr_expect(y[2] == 0 && y[3] == 0, "tanh(+-0) = %g, %g", y[2], y[3]);
   cr_expect(y[4] == 1 && y[5] == -1, "saturation: %g, %g", y[4], y[5]);
   cr_expect(isnan(y[6]), "tanh(NaN) = %g", y[6]);
+  double err;
+  /* A subnormal argument: within the bound, and between 0 and x as tanh is (no sign flip, no growth). */
+  cr_expect(acceptable(x[7], y[7], tanh_avx2_stated_bound, &err) && !signbit(y[7]) && y[7] <= x[7],
+            "tanh(2^-140) = %.9g (error %.3g)", y[7], err);
 }
 
 /* tanh(-x) == -tanh(x) bit for bit: the sign is applied last. x runs
