@@ -86,31 +86,14 @@ static int expand_sweep(const bench_opts *o, strlist *out, char *err, size_t n) 
 
 /* Verifies a deterministic sample of rows (first, last, evenly spread). */
 static void verify_sample(const attn_backend *be, const workload *wl, bench_row *w) {
-  const bench_inputs *in = &wl->in;
-  if (workload_staged(wl)) { /* staged: the check depends on what the backend projected */
-    attn_compare mc;
-    const char *stage;
-    attn_status ms = workload_check_staged(wl, &be->accuracy, VERIFY_ROWS, &mc, &stage);
-    snprintf(w->verified, sizeof w->verified, "%s",
-             ms != ATTN_OK               ? "no-memory"
-             : mc.verdict == ATTN_FAILED ? "FAILED"
-                                         : "ok");
-    return;
-  }
-  const attn_problem *p = &in->p;
-  const int64_t all = p->b * p->h * p->lq, n = all < VERIFY_ROWS ? all : VERIFY_ROWS;
-  int64_t rows[VERIFY_ROWS];
-  for (int64_t r = 0; r < n; r++) rows[r] = n > 1 ? r * (all - 1) / (n - 1) : 0;
-  attn_oracle orc;
-  attn_tensors t = bench_tensors(in);
-  if (attn_oracle_compute_rows(p, &t, rows, n, &orc) != ATTN_OK) {
-    snprintf(w->verified, sizeof w->verified, "no-memory");
-    return;
-  }
   attn_compare c;
-  attn_oracle_check(&orc, &be->accuracy, in->o, &c);
-  snprintf(w->verified, sizeof w->verified, "%s", c.verdict == ATTN_FAILED ? "FAILED" : "ok");
-  attn_oracle_free(&orc);
+  const char *stage;
+  const attn_status s = workload_verify(wl, &be->accuracy, NULL, VERIFY_ROWS, &c, &stage);
+  snprintf(w->verified, sizeof w->verified, "%s",
+           s != ATTN_OK                   ? "no-memory"
+           : c.verdict == ATTN_PASSED     ? "ok"
+           : c.verdict == ATTN_MISTRUSTED ? "MISTRUSTED"
+                                          : "FAILED");
 }
 
 /* Plans, times and verifies one backend on one problem. Returns 0, or 1 if
@@ -393,6 +376,30 @@ static void progress_end(const progress *pg) {
   if (pg->on) fprintf(stderr, "\r\033[K");
 }
 
+/* --out must not overwrite what the run reads: a suite file, or the cached
+ * roofline. */
+static int check_out_not_input(const bench_opts *o) {
+  char err[ERRLEN], peak[4096];
+  const bench_file_arg in[] = {{"--suite", o->suite && !bench_suite_text(o->suite) ? o->suite : NULL},
+                               {"the roofline cache", bench_peak_path(peak, sizeof peak) ? NULL : peak}};
+  if (bench_out_not_input("--out", o->out, in, sizeof in / sizeof in[0], err, sizeof err) == 0) return 0;
+  bench_error("%s", err);
+  return -1;
+}
+
+/* A result without one measured case (every case declined, skipped or
+ * failed) would pass for a benchmark, and at --out replace an earlier one:
+ * an error instead, naming the first reason. A failure is status 1, as
+ * among measured cases; nothing to measure is bad input. */
+static int nothing_measured(const bench_report *rep, int failed) {
+  if (rep->n == 0)
+    bench_error("bench: no case was measured: no backend ran (see attnbench list)");
+  else
+    bench_error("bench: no case was measured, nothing written (%zu case(s); the first, %s on %s: %s)", rep->n,
+                rep->rows[0].backend, rep->rows[0].problem, rep->rows[0].why);
+  return failed ? 1 : 2;
+}
+
 /* Binds for a team of `threads`: an explicit --bind fails the run when hwloc
  * cannot pin, the default falls back to unpinned threads with a note. */
 static int bind_team(bench_opts *o, int threads, bench_report *rep) {
@@ -425,6 +432,7 @@ int cmd_bench(int argc, char **argv) {
   char err[ERRLEN];
   int rc = parse_opts(argc, argv, &o);
   if (rc == 0) rc = collect_problems(&o, &problems);
+  if (rc == 0) rc = check_out_not_input(&o);
   const attn_backend *bes[MAX_BACKENDS];
   int nbe = 0;
   if (rc == 0 && (nbe = bench_select_backends(o.backends, bes, MAX_BACKENDS, err, sizeof err)) < 0) {
@@ -504,7 +512,10 @@ int cmd_bench(int argc, char **argv) {
   free(o.timing.flush);
   struct rusage ru;
   if (getrusage(RUSAGE_SELF, &ru) == 0) rep.peak_rss_mib = (double)ru.ru_maxrss / 1024;
-  if (rc == 0) {
+  size_t measured = 0;
+  for (size_t i = 0; i < rep.n; i++) measured += (size_t)report_row_measured(&rep.rows[i]);
+  if (rc == 0 && !measured && !rep.interrupted) rc = nothing_measured(&rep, failed);
+  if (rc == 0 && measured) {
     if (o.out) {
       const void *args[] = {&rep, o.format};
       if (bench_write_atomic(o.out, write_report_cb, (void *)args, err, sizeof err)) {
@@ -517,7 +528,9 @@ int cmd_bench(int argc, char **argv) {
   }
   if (rc == 0 && rep.interrupted)
     fprintf(stderr, "attnbench: interrupted: %zu of %zu case(s) done%s\n", rep.n, pg.total,
-            o.out ? ", written to --out" : "");
+            !measured ? ", none measured: nothing written"
+            : o.out   ? ", written to --out"
+                      : "");
   report_free(&rep);
   opts_free(&o);
   strlist_free(&problems);

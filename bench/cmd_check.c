@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "attnbench/reference.h"
 #include "harness.h"
@@ -27,18 +28,26 @@ static void usage(FILE *f) {
           "Checks each backend on each problem against the double-precision reference.\n"
           "--repro instead reports per backend whether its outputs are bitwise identical across runs\n"
           "and across 1 and N threads (--threads, at least 2).\n"
-          "Suites: %s (default quick). Exit status: 0 all passed, 1 a case failed, 2 bad input.\n",
+          "Suites: %s (default quick). Exit status: 0 all passed, 1 a case failed, 2 bad input or\n"
+          "nothing checked (every case declined).\n",
           bench_suite_names());
 }
 
-/* Loads a built-in suite by name, or a file of problem strings. */
+/* Loads a built-in suite by name, or a file of problem strings. A file
+ * without one is refused: a run of nothing would pass for success. */
 int bench_load_suite(const char *name, strlist *out, char *err, size_t n) {
   const char *text = bench_suite_text(name);
   if (text) return strlist_push_lines(out, text);
-  FILE *f = fopen(name, "rb");
-  if (!f) {
+  struct stat st;
+  if (stat(name, &st)) {
     snprintf(err, n, "--suite: '%s' is neither a built-in suite (%s) nor a readable file", name,
              bench_suite_names());
+    return -1;
+  }
+  char why[ERRLEN];
+  FILE *f = bench_open_input(name, why, sizeof why);
+  if (!f) {
+    snprintf(err, n, "--suite: %s", why);
     return -1;
   }
   char *buf = NULL;
@@ -47,11 +56,20 @@ int bench_load_suite(const char *name, strlist *out, char *err, size_t n) {
   char chunk[4096];
   size_t got;
   while (mem && (got = fread(chunk, 1, sizeof chunk, f)) > 0) fwrite(chunk, 1, got, mem);
+  const int unread = ferror(f);
   fclose(f);
-  if (!mem) return -1;
-  fclose(mem);
+  if (!mem || fclose(mem) || unread) {
+    snprintf(err, n, "--suite: cannot read %s", name);
+    free(buf);
+    return -1;
+  }
+  const size_t before = out->n;
   int rc = strlist_push_lines(out, buf);
   free(buf);
+  if (rc == 0 && out->n == before) {
+    snprintf(err, n, "--suite: '%s' holds no problem strings (only blank lines and # comments)", name);
+    rc = -1;
+  }
   return rc;
 }
 
@@ -99,17 +117,10 @@ static void check_backend(const attn_backend *be, const check_opts *o, workload 
     snprintf(why, sizeof why, "plan: %s", attn_status_name(s));
   }
   workload_unplan(wl, be, plan);
-  if (s == ATTN_OK && workload_staged(wl)) {
-    const char *stage = "";
-    s = workload_check_staged(wl, &be->accuracy, 0, &c, &stage);
-    if (s == ATTN_OK) {
-      snprintf(extra, sizeof extra, "  (worst in the %s: got %.9g want %.9g bound %.3g%s)", stage,
-               c.worst_out, c.worst_ref, c.worst_bound, c.nonfinite ? ", non-finite outputs" : "");
-      report_verdict(o, be, &c, pstr, extra, tally);
-      return;
-    }
+  const char *stage = NULL;
+  if (s == ATTN_OK &&
+      (s = workload_verify(wl, &be->accuracy, workload_staged(wl) ? NULL : orc, 0, &c, &stage)) != ATTN_OK)
     snprintf(why, sizeof why, "check: %s", attn_status_name(s));
-  }
   if (s != ATTN_OK) {
     snprintf(extra, sizeof extra, "  (%s)", why);
     print_case(o->out, be, s == ATTN_UNSUPPORTED ? "SKIPPED" : "FAILED", NULL, pstr, extra);
@@ -119,14 +130,17 @@ static void check_backend(const attn_backend *be, const check_opts *o, workload 
       tally->failed++;
     return;
   }
-  attn_oracle_check(orc, &be->accuracy, in->o, &c);
+  char nonfinite[ERRLEN] = "";
+  if (c.nonfinite && workload_explain_nonfinite(wl, why, sizeof why) >= NONFINITE_SCORES_RANGE)
+    snprintf(nonfinite, sizeof nonfinite, "; %s", why);
   extra[0] = 0;
-  if (c.verdict == ATTN_FAILED || o->verbose) {
-    const int64_t row = c.worst / in->p.dv;
-    snprintf(extra, sizeof extra, "  (worst at row %lld col %lld: got %.9g want %.9g bound %.3g%s)",
-             (long long)row, (long long)(c.worst % in->p.dv), c.worst_out, c.worst_ref, c.worst_bound,
-             c.nonfinite ? ", non-finite outputs" : "");
-  }
+  if (stage)
+    snprintf(extra, sizeof extra, "  (worst in the %s: got %.9g want %.9g bound %.3g%s)%s", stage,
+             c.worst_out, c.worst_ref, c.worst_bound, c.nonfinite ? ", non-finite outputs" : "", nonfinite);
+  else if (c.verdict == ATTN_FAILED || o->verbose)
+    snprintf(extra, sizeof extra, "  (worst at row %lld col %lld: got %.9g want %.9g bound %.3g%s)%s",
+             (long long)(c.worst / in->p.dv), (long long)(c.worst % in->p.dv), c.worst_out, c.worst_ref,
+             c.worst_bound, c.nonfinite ? ", non-finite outputs" : "", nonfinite);
   report_verdict(o, be, &c, pstr, extra, tally);
 }
 
@@ -150,7 +164,7 @@ static int check_problem(const char *str, const attn_backend **bes, int nbe, con
   /* The oracle keeps two doubles per output element and a few per row. */
   const attn_problem *f = &wl.full;
   if ((nrows = workload_check_rows(&wl, &rows)) < 0 ||
-      bench_memory_check(f, 16.0 * (double)attn_o_elems(f) + 40.0 * (double)(f->b * f->h * f->lq), err,
+      bench_memory_check(f, &p, 16.0 * (double)attn_o_elems(f) + 40.0 * (double)(f->b * f->h * f->lq), err,
                          sizeof err) != ATTN_OK) {
     bench_error("%s", nrows < 0 ? "cannot allocate the rows to check" : err);
     workload_free(&wl);
@@ -347,5 +361,11 @@ int cmd_check(int argc, char **argv) {
   printf("%d passed, %d failed, %d skipped", tally.passed, tally.failed, tally.skipped);
   if (tally.mistrusted) printf(", %d mistrusted", tally.mistrusted);
   printf("\n");
-  return tally.failed ? 1 : 0;
+  if (tally.failed) return 1;
+  /* Every case declined: nothing was checked, which is no pass. */
+  if (!tally.passed && !tally.mistrusted) {
+    bench_error("check: no case was checked: every backend declined every problem (see the SKIPPED lines)");
+    return 2;
+  }
+  return 0;
 }

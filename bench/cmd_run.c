@@ -95,9 +95,18 @@ static int read_counts(const char *flag, const char *path, const int64_t *want, 
   return 0;
 }
 
-/* Reads int32 or int64 lengths [b], each within 0..lk. */
+/* Reads int32 or int64 lengths [b], each within 0..lk. With lens= in the
+ * problem string as well, both must say the same: which one counted would
+ * otherwise be a guess. */
 static int read_lens(const char *path, const attn_problem *p, int32_t *lens) {
-  return read_counts("lens", path, &p->b, 1, p->lk, "lk", lens);
+  if (read_counts("lens", path, &p->b, 1, p->lk, "lk", lens)) return -1;
+  for (int i = 0; i < p->nlens; i++)
+    if (lens[i] != p->lens[i]) {
+      bench_error("--lens %s: batch %d's length %d contradicts lens= in the problem string (%d)", path, i,
+                  (int)lens[i], (int)p->lens[i]);
+      return -1;
+    }
+  return 0;
 }
 
 static int parse_run_opts(int argc, char **argv, run_opts *o) {
@@ -132,8 +141,16 @@ static int parse_run_opts(int argc, char **argv, run_opts *o) {
                                            {"vp", required_argument, 0, OPT_VP},
                                            {"help", no_argument, 0, 'h'},
                                            {0, 0, 0, 0}};
-  int c;
-  while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+  /* An option given twice would silently keep its last value: which file or
+   * problem counted would be a guess. */
+  int c, at = -1;
+  unsigned char given[sizeof longopts / sizeof longopts[0]] = {0};
+  while ((c = getopt_long(argc, argv, "", longopts, &at)) != -1) {
+    if (c != '?' && at >= 0 && given[at]++) {
+      bench_error("run: --%s given twice", longopts[at].name);
+      return -1;
+    }
+    at = -1;
     switch (c) {
     case 'b': o->backend = optarg; break;
     case 'p': o->problem = optarg; break;
@@ -236,7 +253,7 @@ static int parse_run_opts(int argc, char **argv, run_opts *o) {
   return 0;
 }
 
-/* Plans and runs the workload once; returns 0 or prints the reason. */
+/* Plans and runs the workload once; returns 0, or prints the reason and returns the exit status. */
 static int forward_once(const attn_backend *be, workload *wl, int threads) {
   char why[ERRLEN] = "";
   attn_config cfg = {.threads = threads};
@@ -248,7 +265,15 @@ static int forward_once(const attn_backend *be, workload *wl, int threads) {
     bench_error("backend %s: %s%s%s", be->name,
                 s == ATTN_UNSUPPORTED ? "declines the problem" : attn_status_name(s), why[0] ? ": " : "",
                 why);
-    return -1;
+    return 2;
+  }
+  /* A NaN or infinity the inputs do not explain is no answer: nothing is
+   * written. Scores beyond fp32's range are the input's limit (2), anything
+   * else the backend's failure (1). */
+  const workload_nonfinite nf = workload_explain_nonfinite(wl, why, sizeof why);
+  if (nf >= NONFINITE_SCORES_RANGE) {
+    bench_error("backend %s: %s; nothing written", be->name, why);
+    return nf == NONFINITE_SCORES_RANGE ? 2 : 1;
   }
   return 0;
 }
@@ -277,7 +302,8 @@ static int read_inputs(const run_input *in, size_t n) {
 static int forward_and_write(const attn_backend *be, workload *wl, const run_opts *o, const int64_t *shape,
                              int ndim) {
   char err[ERRLEN];
-  if (forward_once(be, wl, o->threads)) return 2;
+  const int rc = forward_once(be, wl, o->threads);
+  if (rc) return rc;
   if (npy_write_f32(o->out, workload_output(wl), shape, ndim, err, sizeof err)) {
     bench_error("%s", err);
     return 2;
@@ -388,23 +414,52 @@ static int run_mha(const run_opts *o, const attn_problem *p, const attn_backend 
   return rc;
 }
 
+/* Writing --out over one of the files it was computed from would destroy
+ * that input. */
+static int check_out_not_input(const run_opts *o) {
+  const bench_file_arg in[] = {
+      {"--q", o->q},     {"--k", o->k},   {"--v", o->v},         {"--lens", o->lens},   {"--xq", o->xq},
+      {"--xkv", o->xkv}, {"--wq", o->wq}, {"--wk", o->wk},       {"--wv", o->wv},       {"--wo", o->wo},
+      {"--x", o->x},     {"--ww", o->ww}, {"--bw", o->bw},       {"--cw", o->cw},       {"--ws", o->ws},
+      {"--bs", o->bs},   {"--cs", o->cs}, {"--words", o->words}, {"--sents", o->sents}, {"--w", o->w},
+      {"--w1", o->w1},   {"--w2", o->w2}, {"--u", o->u},         {"--wp", o->wp},       {"--vp", o->vp}};
+  char err[ERRLEN];
+  if (bench_out_not_input("--out", o->out, in, sizeof in / sizeof in[0], err, sizeof err) == 0) return 0;
+  bench_error("%s", err);
+  return -1;
+}
+
 int cmd_run(int argc, char **argv) {
   run_opts o = {.threads = bench_default_threads()};
   int rc = parse_run_opts(argc, argv, &o);
   if (rc) return rc > 0 ? 0 : 2;
+  if (check_out_not_input(&o)) return 2;
   char err[ERRLEN];
   attn_problem p;
   if (attn_problem_parse(o.problem, &p, err, sizeof err) != ATTN_OK) {
     bench_error("%s", err);
     return 2;
   }
-  const attn_backend *be;
-  if (bench_select_backends(o.backend, &be, 1, err, sizeof err) < 0) {
+  /* Room for two: a list that names more than one backend is refused, not
+   * cut to its first. */
+  const attn_backend *bes[2], *be;
+  const int nbe = bench_select_backends(o.backend, bes, 2, err, sizeof err);
+  if (nbe < 0) {
     bench_error("%s", err);
     return 2;
   }
+  if (nbe != 1 || !strcmp(o.backend, "all")) {
+    bench_error("run: --backend %s; run computes with exactly one backend, name it (see attnbench list)",
+                !strcmp(o.backend, "all") ? "all" : "names more than one");
+    return 2;
+  }
+  be = bes[0];
   if (p.mask == ATTN_MASK_PAD && !o.lens && !p.nlens) {
     bench_error("run: mask=pad needs --lens LENS.npy or lens= in the problem string");
+    return 2;
+  }
+  if (o.lens && p.mask != ATTN_MASK_PAD) {
+    bench_error("run: --lens applies only to mask=pad (this problem has mask=%s)", attn_mask_name(p.mask));
     return 2;
   }
   if (p.op == ATTN_OP_MHA && !o.xkv && !p.self) {
@@ -443,7 +498,8 @@ int cmd_run(int argc, char **argv) {
   for (int i = 0; i < p.nlens; i++) wl.in.lens[i] = p.lens[i];
   workload_prepare(&wl);
   if (read_weights(&o, &wl.in) == 0 && (!o.lens || read_lens(o.lens, &p, wl.in.lens) == 0) &&
-      forward_once(be, &wl, o.threads) == 0) {
+      (rc = forward_once(be, &wl, o.threads)) == 0) {
+    rc = 2;
     if (npy_write_f32(o.out, wl.in.o, os, 4, err, sizeof err))
       bench_error("%s", err);
     else

@@ -6,15 +6,26 @@
 #include <jansson.h>
 #include <stddef.h>
 
-/* One case of a result file: its repetitions' times, the median that bench
- * reported, or why it has no times. */
+/* The aggregates bench (and Google Benchmark) derive from a case's
+ * repetitions; the loader checks each one a file states against them. */
+enum { CMP_MEDIAN, CMP_MEAN, CMP_STDDEV, CMP_MIN, CMP_NAGG };
+
+/* Stated and recomputed aggregates may differ by this fraction of the
+ * repetitions' mean plus standard deviation: bench prints 9 significant
+ * digits, which moves each of them by at most about 1e-8 of that. */
+#define CMP_AGG_TOLERANCE 1e-6
+
+/* One case of a result file: its repetitions' times, the aggregates the
+ * file states, or why it has no times. */
 typedef struct cmp_case {
   const char *name; /* run_name: backend/problem/threads:N; points into the document */
   double *ms;       /* repetitions, in file order */
+  json_int_t *rep;  /* their repetition_index; -1 where an entry has none */
   int n, cap;
-  double median_ms; /* the median aggregate's real_time, if the file has one */
-  int has_median;
-  const char *error; /* error_message of a declined, skipped or failed case */
+  double agg_ms[CMP_NAGG]; /* the aggregates' real_time, as the file states them */
+  size_t agg_at[CMP_NAGG]; /* 1 + the aggregate's position in benchmarks; 0: absent */
+  double median_ms;        /* of the repetitions; without any, the median aggregate; 0 if neither */
+  const char *error;       /* error_message of a declined, skipped or failed case */
 } cmp_case;
 
 typedef struct cmp_file {
@@ -25,10 +36,14 @@ typedef struct cmp_file {
   size_t n, cap;
   const char *host, *cpu, *date;
   json_int_t ncpus;
+  int interrupted; /* the context says "interrupted": true: only the cases done before Ctrl-C */
 } cmp_file;
 
-/* Reads a `bench --format json` result. On error returns -1 with a one-line
- * message in err; cmp_file_free is safe either way. */
+/* Reads a `bench --format json` result. Refuses (returning -1 with a
+ * one-line message in err) a file whose stated aggregates disagree with its
+ * repetitions, that has a case's repetition_index or aggregate twice, or
+ * that cannot be read in the memory there is. cmp_file_free is safe either
+ * way. */
 int cmp_file_load(cmp_file *f, const char *path, char *err, size_t n);
 void cmp_file_free(cmp_file *f);
 

@@ -23,9 +23,12 @@ typedef struct bench_inputs {
 double bench_weight_elems(const attn_problem *p);
 /* Bytes the problem's tensors need (q, k, v, o, lens and the weights). */
 double bench_inputs_bytes(const attn_problem *p);
-/* Fails with ATTN_ENOMEM and a message if extra_bytes plus the tensors exceed
- * the memory this machine has available now. */
-attn_status bench_memory_check(const attn_problem *p, double extra_bytes, char *err, size_t n);
+/* Fails with ATTN_ENOMEM and a message if extra_bytes plus the tensors of
+ * `sized` exceed the memory this machine has available now. The message
+ * names `shown`, the problem the user gave (sized may be a workload's
+ * internal attention: op=decode's, mha's or han's). */
+attn_status bench_memory_check(const attn_problem *sized, const attn_problem *shown, double extra_bytes,
+                               char *err, size_t n);
 /* Allocates, touches and fills; on failure everything is freed. */
 attn_status bench_inputs_alloc(const attn_problem *p, int fill, bench_inputs *in, char *err, size_t n);
 void bench_inputs_free(bench_inputs *in);
@@ -108,9 +111,30 @@ size_t bench_flush_bytes(const bench_machine *m);
 double bench_mem_available(void);
 
 /* ---- files ---- */
-/* Writes via a temporary file and rename, so an earlier file is never lost
- * or half-written. write_fn returns 0 on success. */
+/* Every file the program writes goes through here. A regular file (or a
+ * new one; after a symbolic link, its target) is replaced atomically, in its
+ * own directory, keeping its permission bits: an earlier file is never lost
+ * or half-written, and a writer killed at any point leaves no temporary
+ * file for good (the next write into that directory removes one). A FIFO
+ * (one with a reader, else an error at once) or a character device is
+ * written where it is; anything else is refused. write_fn returns 0 on
+ * success. */
 int bench_write_atomic(const char *path, int (*write_fn)(FILE *f, void *ctx), void *ctx, char *err, size_t n);
+/* Every file the program reads is opened here: a regular file, or NULL and
+ * a message. A FIFO, a device or a directory could block the reader or feed
+ * it without end; such a path, /dev/stdin among them, is refused without
+ * waiting for a writer. */
+FILE *bench_open_input(const char *path, char *err, size_t n);
+/* An input of a command, named for messages by what (a flag, "the roofline
+ * cache"); a NULL path is skipped. */
+typedef struct bench_file_arg {
+  const char *what, *path;
+} bench_file_arg;
+/* -1 and a message naming both if the output at out (given as out_flag) is
+ * the same file as one of the inputs, by device and inode, so also through a
+ * hard or symbolic link: writing it would destroy that input. */
+int bench_out_not_input(const char *out_flag, const char *out, const bench_file_arg *in, size_t nin,
+                        char *err, size_t n);
 
 /* Threads when --threads is not given: one per core. */
 int bench_default_threads(void);

@@ -17,12 +17,13 @@ double bench_inputs_bytes(const attn_problem *p) {
          4.0 * (double)p->b;
 }
 
-attn_status bench_memory_check(const attn_problem *p, double extra_bytes, char *err, size_t n) {
-  const double need = bench_inputs_bytes(p) + extra_bytes, have = bench_mem_available();
+attn_status bench_memory_check(const attn_problem *sized, const attn_problem *shown, double extra_bytes,
+                               char *err, size_t n) {
+  const double need = bench_inputs_bytes(sized) + extra_bytes, have = bench_mem_available();
   if (have > 0 && need > have) {
     char s[ATTN_PROBLEM_STRLEN];
     snprintf(err, n, "problem %s needs %.2f GiB but only %.2f GiB of memory is available",
-             attn_problem_format(p, s, sizeof s), need / (1 << 30), have / (1 << 30));
+             attn_problem_format(shown, s, sizeof s), need / (1 << 30), have / (1 << 30));
     return ATTN_ENOMEM;
   }
   return ATTN_OK;

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "attnbench/cpu.h"
 #include "harness.h"
 
 static const struct {
@@ -23,6 +24,20 @@ static void usage(FILE *f) {
     fprintf(f, "  %-7s %s\n", commands[i].name, commands[i].what);
 }
 
+/* A misspelt ATTNBENCH_MAX_ISA would otherwise cap every command at the
+ * baseline without a word; refused before any command runs. */
+static int check_isa_cap(void) {
+  attn_isa_cap cap;
+  if (attn_cpu_isa_cap(&cap) == ATTN_OK) return 0;
+  char names[64] = "";
+  size_t at = 0;
+  for (int c = ATTN_ISA_CAP_SSE42; c < ATTN_ISA_CAP_NONE && at < sizeof names; c++)
+    at += (size_t)snprintf(names + at, sizeof names - at, "%s%s", at ? ", " : "",
+                           attn_isa_cap_name((attn_isa_cap)c));
+  bench_error("ATTNBENCH_MAX_ISA must be one of %s (unset or empty: no cap)", names);
+  return -1;
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     usage(stderr);
@@ -32,6 +47,7 @@ int main(int argc, char **argv) {
     usage(stdout);
     return 0;
   }
+  if (check_isa_cap()) return 2;
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
     if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
   bench_error("unknown command '%s' (try attnbench --help)", argv[1]);

@@ -15,7 +15,8 @@ typedef struct npy_array {
   void *data;
 } npy_array;
 
-/* Reads a whole file; a malformed header, Fortran order, or a size that
+/* Reads a whole file; a header other than the dict NumPy writes (exactly
+ * descr, fortran_order and shape, once each), Fortran order, or a size that
  * disagrees with the header is an error with a one-line message. */
 int npy_read(const char *path, npy_array *a, char *err, size_t n);
 void npy_free(npy_array *a);

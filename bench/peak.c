@@ -136,14 +136,19 @@ double bench_read_bandwidth(int threads) {
   return gbs;
 }
 
-/* Every count up to 16 threads. Past that, measuring each count would take
- * minutes, and the FMA peak grows in proportion while the bandwidth
- * saturates early, so 1..8, the powers of two and the total describe both
- * curves closely enough for interpolation. */
+/* Whether a machine of `max` threads has `t` measured: every count up to
+ * 16 threads. Past that, measuring each count would take minutes, and the
+ * FMA peak grows in proportion while the bandwidth saturates early, so
+ * 1..8, the powers of two and the total describe both curves closely enough
+ * for interpolation (at_threads). */
+static int measured_count(int max, int t) {
+  return t >= 1 && t <= max && (max <= 16 || t <= 8 || (t & (t - 1)) == 0 || t == max);
+}
+
 static int thread_counts(int max, int *out, int cap) {
   int n = 0;
   for (int t = 1; t <= max && n < cap; t++)
-    if (max <= 16 || t <= 8 || (t & (t - 1)) == 0 || t == max) out[n++] = t;
+    if (measured_count(max, t)) out[n++] = t;
   return n;
 }
 
@@ -179,20 +184,31 @@ static double point_value(const bench_peak_point *p, int field) {
   return field < 0 ? p->read_gbs : p->fma_gflops[field];
 }
 
-/* field: an ISA index, or -1 for the read bandwidth. Below the first point
- * the line runs through zero threads, zero throughput. */
+/* Whether the measurement skips every count strictly between lo and hi. */
+static int gap_by_design(int cores, int lo, int hi) {
+  for (int t = lo + 1; t < hi; t++)
+    if (measured_count(cores, t)) return 0;
+  return 1;
+}
+
+/* field: an ISA index, or -1 for the read bandwidth; 0 where the file does
+ * not tell. A count the file lacks is interpolated only where the
+ * measurement skips it by design: one missing from a file that should hold
+ * it is unknown, not its neighbour's value. Past the last point the value
+ * stays (extra threads share the same units) only if that point is every
+ * core; below the first point (1 thread is always measured) it is unknown. */
 static double at_threads(const bench_peak *pk, int threads, int field) {
-  if (!pk || threads < 1) return 0;
-  double t0 = 0, v0 = 0;
-  for (int i = 0; i < pk->npoints; i++) {
-    const bench_peak_point *p = &pk->points[i];
-    const double v = point_value(p, field);
-    if (p->threads == threads) return v;
-    if (p->threads > threads) return v0 + (v - v0) * (threads - t0) / (p->threads - t0);
-    t0 = p->threads;
-    v0 = v;
-  }
-  return v0;
+  if (!pk || threads < 1 || pk->npoints < 1) return 0;
+  const bench_peak_point *last = &pk->points[pk->npoints - 1];
+  if (threads > last->threads) return last->threads >= pk->key.cores ? point_value(last, field) : 0;
+  int i = 0;
+  while (pk->points[i].threads < threads) i++;
+  const bench_peak_point *hi = &pk->points[i], *lo = i ? &pk->points[i - 1] : NULL;
+  if (hi->threads == threads) return point_value(hi, field);
+  if (!lo || !gap_by_design(pk->key.cores, lo->threads, hi->threads)) return 0;
+  const double v0 = point_value(lo, field), v1 = point_value(hi, field);
+  if (!(v0 > 0 && v1 > 0)) return 0;
+  return v0 + (v1 - v0) * (threads - lo->threads) / (hi->threads - lo->threads);
 }
 
 double bench_peak_gflops(const bench_peak *pk, const char *isa, int threads) {
@@ -296,12 +312,30 @@ int bench_peak_save(const char *path, const bench_peak *pk, char *err, size_t n)
   return rc;
 }
 
-/* A number that is finite and >= 0, from an int or a real. */
-static int get_rate(json_t *v, double *out) {
+/* Plausible rates, so that a damaged or hand-edited file cannot turn %roof
+ * into 1e303%. FMA per thread: AVX2 at one FMA per cycle and 1 GHz is 16
+ * GFLOP/s, two AVX-512 units at 6 GHz 384, so 0.1 .. 1e4 leaves a wide
+ * margin both ways. Read bandwidth of the whole machine: the oldest DDR
+ * channel moves 1.6 GB/s, the widest HBM sockets a few TB/s, so 0.1 .. 1e4.
+ * A read bandwidth of 0 is the writer's "not measured" (no memory for it). */
+#define PEAK_FMA_MIN_PER_THREAD 0.1
+#define PEAK_FMA_MAX_PER_THREAD 1e4
+#define PEAK_READ_MIN           0.1
+#define PEAK_READ_MAX           1e4
+
+/* A number within [lo, hi], from an int or a real. */
+static int get_rate(json_t *v, double lo, double hi, double *out) {
   if (!json_is_number(v)) return -1;
   const double x = json_number_value(v);
-  if (!isfinite(x) || x < 0) return -1;
+  if (!(x >= lo && x <= hi)) return -1;
   *out = x;
+  return 0;
+}
+
+/* A plausible read bandwidth, or 0: not measured. */
+static int get_read_gbs(json_t *v, double *out) {
+  if (!json_is_number(v) || json_number_value(v) != 0) return get_rate(v, PEAK_READ_MIN, PEAK_READ_MAX, out);
+  *out = 0;
   return 0;
 }
 
@@ -316,9 +350,13 @@ static int parse_points(json_t *arr, bench_peak *out, char *err, size_t n) {
     bench_peak_point *p = &out->points[i];
     const json_int_t t = json_is_integer(threads) ? json_integer_value(threads) : 0;
     const int prev = i ? out->points[i - 1].threads : 0;
-    if (t <= prev || t > 1 << 20 || get_rate(json_object_get(pt, "read_gbs"), &p->read_gbs) ||
-        !json_is_object(fma)) {
+    if (t <= prev || t > 1 << 20 || !json_is_object(fma)) {
       snprintf(err, n, "point %zu is malformed (threads ascending, read_gbs and fma_gflops)", i);
+      return -1;
+    }
+    if (get_read_gbs(json_object_get(pt, "read_gbs"), &p->read_gbs)) {
+      snprintf(err, n, "point %zu: read_gbs is not 0 (not measured) or a plausible %g..%g GB/s", i,
+               PEAK_READ_MIN, PEAK_READ_MAX);
       return -1;
     }
     p->threads = (int)t;
@@ -326,8 +364,10 @@ static int parse_points(json_t *arr, bench_peak *out, char *err, size_t n) {
     json_t *v;
     json_object_foreach(fma, name, v) {
       const int k = isa_index(name);
-      if (k >= 0 && get_rate(v, &p->fma_gflops[k])) {
-        snprintf(err, n, "point %zu: fma_gflops.%s is not a rate", i, name);
+      if (k >= 0 && get_rate(v, PEAK_FMA_MIN_PER_THREAD * (double)t, PEAK_FMA_MAX_PER_THREAD * (double)t,
+                             &p->fma_gflops[k])) {
+        snprintf(err, n, "point %zu: fma_gflops.%s is not a plausible %g..%g GFLOP/s per thread", i, name,
+                 PEAK_FMA_MIN_PER_THREAD, PEAK_FMA_MAX_PER_THREAD);
         return -1;
       }
     }
@@ -364,22 +404,23 @@ static int check_machine(json_t *m, const bench_peak_key *expect, bench_peak *ou
   return 0;
 }
 
-/* Reasons quote the file, whose strings may hold any character; the note
- * they end up in must stay one line. */
-static void one_line(char *s) {
-  for (; *s; s++)
-    if ((unsigned char)*s < 0x20 || *s == 0x7f) *s = '?';
-}
-
+/* Reasons and the measured string quote the file, whose strings may hold any
+ * character; the notes they end up in must stay one printable line. */
 int bench_peak_read(const char *path, const bench_peak_key *expect, bench_peak *out, char *err, size_t n) {
   memset(out, 0, sizeof *out);
   struct stat st;
   if (stat(path, &st) && errno == ENOENT) return 1;
+  FILE *f = bench_open_input(path, err, n);
+  if (!f) {
+    attn_printable_line(err);
+    return -1;
+  }
   json_error_t je;
-  json_t *root = json_load_file(path, 0, &je);
+  json_t *root = json_loadf(f, 0, &je);
+  fclose(f);
   if (!root) {
     snprintf(err, n, "not readable as JSON (line %d: %s)", je.line, je.text);
-    one_line(err);
+    attn_printable_line(err);
     return -1;
   }
   json_t *version = json_object_get(root, "version"), *measured = json_object_get(root, "measured");
@@ -392,10 +433,11 @@ int bench_peak_read(const char *path, const bench_peak_key *expect, bench_peak *
   if (rc == 0) {
     snprintf(out->measured, sizeof out->measured, "%s",
              json_is_string(measured) ? json_string_value(measured) : "");
+    attn_printable_line(out->measured); /* printed by info and in every report's header */
     out->pinned = json_is_true(json_object_get(root, "pinned"));
   } else {
     memset(out, 0, sizeof *out);
-    one_line(err);
+    attn_printable_line(err);
   }
   json_decref(root);
   return rc;

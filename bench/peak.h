@@ -65,8 +65,9 @@ int bench_peak_path(char *buf, size_t n);
 int bench_peak_save(const char *path, const bench_peak *pk, char *err, size_t n);
 
 /* 0: *out holds the file's values. 1: there is no file. -1: the file is
- * unusable (unreadable, malformed, or measured on a machine other than
- * `expect`) and err says why. *out is zeroed unless 0 is returned. */
+ * unusable (unreadable, malformed, implausible values, or measured on a
+ * machine other than `expect`) and err says why. *out is zeroed unless 0 is
+ * returned; its strings are printable, one line. */
 int bench_peak_read(const char *path, const bench_peak_key *expect, bench_peak *out, char *err, size_t n);
 
 /* This machine's cached peak: 0, or -1 when there is none, with a one-line
@@ -74,8 +75,10 @@ int bench_peak_read(const char *path, const bench_peak_key *expect, bench_peak *
 int bench_peak_load(bench_peak *out);
 
 /* Peak GFLOP/s of `isa` (NULL: the best ISA) with `threads` threads; 0 if
- * unknown. Between measured counts the value is interpolated; past the last
- * it stays at the last, since extra threads share the same FMA units. */
+ * unknown. Between measured counts the value is interpolated where the
+ * measurement skips counts by design (beyond 16 threads), and unknown where
+ * the file lacks a count it should hold; past the last it stays at the last
+ * if that is every core, since extra threads share the same FMA units. */
 double bench_peak_gflops(const bench_peak *pk, const char *isa, int threads);
 /* Read bandwidth in GB/s with `threads` threads; 0 if unknown. */
 double bench_peak_read_gbs(const bench_peak *pk, int threads);

@@ -14,7 +14,7 @@
 
 static const char *const mask_names[] = {"none", "causal", "causal-tl", "pad"};
 static const char *const op_names[] = {"attn", "decode", "mha", "han"};
-static const char *const fill_names[] = {"random", "large", "same-keys", "const-v", "dominant"};
+static const char *const fill_names[] = {"random", "large", "same-keys", "const-v", "dominant", "huge-v"};
 static const char *const score_names[] = {"scaled", "dot", "general", "additive", "cosine"};
 static const char *const mode_names[] = {"soft", "hard", "local-m", "local-p"};
 #define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
@@ -52,15 +52,24 @@ void attn_problem_init(attn_problem *p) {
   p->fill = ATTN_FILL_RANDOM;
 }
 
-/* Messages quote the offending input, which may hold any byte: control
- * characters become '?' so that an error stays one printable line. */
+void attn_printable_line(char *s) {
+  for (unsigned char *c = (unsigned char *)s; c && *c; c++) {
+    if (c[0] == 0xc2 && c[1] >= 0x80 && c[1] <= 0x9f) {
+      c[0] = c[1] = '?';
+      c++;
+    } else if (*c < 0x20 || *c == 0x7f) {
+      *c = '?';
+    }
+  }
+}
+
+/* Messages quote the offending input, which may hold any byte. */
 static void say(char *err, size_t n, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   if (err && n) vsnprintf(err, n, fmt, ap);
   va_end(ap);
-  for (char *c = err; c && n && *c; c++)
-    if ((unsigned char)*c < 0x20 || *c == 0x7f) *c = '?';
+  if (err && n) attn_printable_line(err);
 }
 
 /* ---- value parsers: each returns 0 on success ---- */
@@ -134,7 +143,7 @@ static const key_def keys[] = {
     {"lens", KEY_LENS, 0, 0, "b colon-separated lengths, e.g. 3:0:7"},
     {"mode", KEY_MODE, 0, 0, "soft, hard, local-m or local-p"},
     {"window", KEY_WINDOW, 0, 0, "a window half-width in 0..2^40"},
-    {"fill", KEY_FILL, 0, 0, "random, large, same-keys, const-v or dominant"},
+    {"fill", KEY_FILL, 0, 0, "random, large, same-keys, const-v, dominant or huge-v"},
     {"seed", KEY_SEED, 0, 0, "a non-negative integer"},
 };
 

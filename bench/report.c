@@ -38,6 +38,8 @@ void report_free(bench_report *r) {
   r->n = r->cap = 0;
 }
 
+int report_row_measured(const bench_row *w) { return !w->declined && !w->skipped && !w->why[0]; }
+
 int report_format_known(const char *f) {
   return !strcmp(f, "table") || !strcmp(f, "csv") || !strcmp(f, "json") || !strcmp(f, "md");
 }
@@ -65,6 +67,9 @@ static long cpu_mhz(void) {
   }
   return mhz > 0 ? (long)(mhz + 0.5) : 0;
 }
+
+/* A rate the roofline may not know (0): null then. */
+static json_t *rate_or_null(double x) { return x > 0 ? json_real(x) : json_null(); }
 
 static json_t *context_json(const bench_report *r) {
   const bench_machine *m = &r->machine;
@@ -114,8 +119,8 @@ static json_t *context_json(const bench_report *r) {
   json_object_set_new(c, "roofline_convention", json_string(ROOF_NOTE));
   if (r->peak) {
     json_object_set_new(c, "roofline_measured", json_string(r->peak->measured));
-    json_object_set_new(c, "peak_gflops", json_real(bench_peak_gflops(r->peak, NULL, 1 << 30)));
-    json_object_set_new(c, "read_gbs", json_real(bench_peak_read_gbs(r->peak, 1 << 30)));
+    json_object_set_new(c, "peak_gflops", rate_or_null(bench_peak_gflops(r->peak, NULL, 1 << 30)));
+    json_object_set_new(c, "read_gbs", rate_or_null(bench_peak_read_gbs(r->peak, 1 << 30)));
   }
   json_object_set_new(c, "library_build_type", json_string("release"));
   json_object_set_new(c, "cpu_time_note", json_string(CPU_TIME_NOTE));
@@ -173,8 +178,9 @@ static json_t *error_json(const bench_row *w, size_t index) {
 }
 
 /* The median aggregate carries everything else about the case: the scripts
- * and `compare` read it there. */
-static json_t *median_json(const bench_row *w, size_t index) {
+ * and `compare` read it there. With a cached roofline (`roofline`) that
+ * does not cover the row's thread count, %roof is null rather than absent. */
+static json_t *median_json(const bench_row *w, size_t index, int roofline) {
   json_t *b = entry_json(w, index, "median");
   set_time(b, w->st.median_ms, w->st.reps);
   json_object_set_new(b, "min_ms", json_real(w->st.min_ms));
@@ -193,6 +199,9 @@ static json_t *median_json(const bench_row *w, size_t index) {
   if (w->roof_gflops > 0) {
     json_object_set_new(b, "roof_gflops", json_real(w->roof_gflops));
     json_object_set_new(b, "pct_peak", json_real(w->pct_peak));
+  } else if (roofline) {
+    json_object_set_new(b, "roof_gflops", json_null());
+    json_object_set_new(b, "pct_peak", json_null());
   }
   json_object_set_new(b, "note", json_string(w->note));
   if (w->tokens_per_s > 0) {
@@ -210,8 +219,8 @@ static double gtanh_at(const bench_row *w, double ms) { return ms > 0 ? w->tanh_
  * them with --benchmark_repetitions. Counters are top-level keys; an
  * aggregate's gflops is the rate at its time, except stddev's, which is the
  * spread of the repetitions' rates. */
-static void append_case(json_t *arr, const bench_row *w, size_t index) {
-  if (w->declined || w->skipped || w->why[0]) {
+static void append_case(json_t *arr, const bench_row *w, size_t index, int roofline) {
+  if (!report_row_measured(w)) {
     json_array_append_new(arr, error_json(w, index));
     return;
   }
@@ -225,11 +234,13 @@ static void append_case(json_t *arr, const bench_row *w, size_t index) {
     if (w->tanh_evals > 0) json_object_set_new(b, "gtanh_s", json_real(gtanh_at(w, w->st.ms[i])));
     if (w->roof_gflops > 0)
       json_object_set_new(b, "pct_peak", json_real(100 * gflops_at(w, w->st.ms[i]) / w->roof_gflops));
+    else if (roofline)
+      json_object_set_new(b, "pct_peak", json_null());
     json_array_append_new(arr, b);
     sum += gflops_at(w, w->st.ms[i]);
   }
   for (int i = 0; w->st.ms && i < n; i++) sq += pow(gflops_at(w, w->st.ms[i]) - sum / n, 2);
-  json_array_append_new(arr, median_json(w, index));
+  json_array_append_new(arr, median_json(w, index, roofline));
   const struct {
     const char *name;
     double ms, gflops;
@@ -249,7 +260,7 @@ static void append_case(json_t *arr, const bench_row *w, size_t index) {
 static int write_json(FILE *f, const bench_report *r) {
   json_t *doc = json_object(), *arr = json_array();
   json_object_set_new(doc, "context", context_json(r));
-  for (size_t i = 0; i < r->n; i++) append_case(arr, &r->rows[i], i);
+  for (size_t i = 0; i < r->n; i++) append_case(arr, &r->rows[i], i, r->peak != NULL);
   json_object_set_new(doc, "benchmarks", arr);
   int rc = json_dumpf(doc, f, JSON_INDENT(2) | JSON_REAL_PRECISION(9));
   fputc('\n', f);
@@ -291,21 +302,34 @@ static void write_csv(FILE *f, const bench_report *r) {
              "plan_ms,workspace_mib,gflops,gtanh_s,pct_peak,flops,status,verified,note\n");
   for (size_t i = 0; i < r->n; i++) {
     const bench_row *w = &r->rows[i];
-    if (w->declined || w->skipped || w->why[0]) {
+    if (!report_row_measured(w)) {
       fprintf(f, "%s,\"%s\",%d,%s,%s,,,,,,,,,,,,,,,,%s,,\"%s\"\n", w->backend, w->problem, w->threads,
               r->bind, cache_mode(r), row_status(w), w->why);
       continue;
     }
-    char gtanh[32] = "";
+    char gtanh[32] = "", roof[32] = "";
     if (w->tanh_evals > 0) snprintf(gtanh, sizeof gtanh, "%.3f", w->gtanh_s);
+    if (w->roof_gflops > 0) snprintf(roof, sizeof roof, "%.1f", w->pct_peak);
     fprintf(f,
-            "%s,\"%s\",%d,%s,%s,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.4f,%d,%.3f,%.3f,%.3f,%s,%.1f,%.0f,ok,%s,"
+            "%s,\"%s\",%d,%s,%s,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.4f,%d,%.3f,%.3f,%.3f,%s,%s,%.0f,ok,%s,"
             "\"%s\"\n",
             w->backend, w->problem, w->threads, r->bind, cache_mode(r), w->st.median_ms, w->st.min_ms,
             w->st.max_ms, w->st.q1_ms, w->st.q3_ms, w->st.ci_lo_ms, w->st.ci_hi_ms, w->st.ci_level,
-            w->st.reps, w->plan_ms, w->workspace_mib, w->gflops, gtanh, w->pct_peak, w->flops, w->verified,
-            w->note);
+            w->st.reps, w->plan_ms, w->workspace_mib, w->gflops, gtanh, roof, w->flops, w->verified, w->note);
   }
+}
+
+/* The roofline at the largest thread count run, or that the file does not
+ * cover it (those rows show no %roof). */
+static void roof_header(FILE *f, const bench_report *r, const char *prefix) {
+  const int threads = r->thread_counts[r->nthread_counts - 1];
+  const double peak = bench_peak_gflops(r->peak, NULL, threads), read = bench_peak_read_gbs(r->peak, threads);
+  if (peak > 0)
+    fprintf(f, "%s%s; peak %.1f GFLOP/s, read %.1f GB/s at %d thread(s), measured %s\n", prefix, ROOF_NOTE,
+            peak, read, threads, r->peak->measured);
+  else
+    fprintf(f, "%s%s; the roofline measured %s does not cover %d thread(s)\n", prefix, ROOF_NOTE,
+            r->peak->measured, threads);
 }
 
 static void write_header(FILE *f, const bench_report *r, const char *prefix) {
@@ -324,10 +348,7 @@ static void write_header(FILE *f, const bench_report *r, const char *prefix) {
   if (r->interrupted) fprintf(f, "%sinterrupted: the rows are the cases done before Ctrl-C\n", prefix);
   fprintf(f, "%sspread = (q3-q1)/median; %s; %s\n", prefix, CI_NOTE, TANH_NOTE);
   if (r->peak)
-    fprintf(f, "%s%s; peak %.1f GFLOP/s, read %.1f GB/s at %d thread(s), measured %s\n", prefix, ROOF_NOTE,
-            bench_peak_gflops(r->peak, NULL, r->thread_counts[r->nthread_counts - 1]),
-            bench_peak_read_gbs(r->peak, r->thread_counts[r->nthread_counts - 1]),
-            r->thread_counts[r->nthread_counts - 1], r->peak->measured);
+    roof_header(f, r, prefix);
   else
     fprintf(f, "%s%%roof: no roofline cached for this machine (run attnbench info --peak)\n", prefix);
 }
@@ -348,7 +369,7 @@ static void write_table(FILE *f, const bench_report *r, int md) {
   for (size_t i = 0; i < r->n; i++) {
     const bench_row *w = &r->rows[i];
     const char *lead = md ? "| " : "", *tail = md ? " |" : "";
-    if (w->declined || w->skipped || w->why[0]) {
+    if (!report_row_measured(w)) {
       char msg[ERRLEN + 16];
       snprintf(msg, sizeof msg, "%s: %s", row_status(w), w->why);
       if (md)

@@ -46,6 +46,9 @@ typedef struct bench_report {
 
 bench_row *report_add(bench_report *r);
 void report_free(bench_report *r);
+/* Whether the row holds a measurement: the backend neither declined nor
+ * failed the case, and the harness did not skip it. */
+int report_row_measured(const bench_row *w);
 /* Returns 0 on success; format is table, csv, json or md. */
 int report_write(FILE *f, const bench_report *r, const char *format);
 int report_format_known(const char *format);

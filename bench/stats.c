@@ -12,6 +12,16 @@ double stats_quantile(const double *xs, int n, double q) {
   return xs[lo] + (at - lo) * (xs[lo + 1] - xs[lo]);
 }
 
+void stats_mean_sd(const double *xs, int n, double *mean, double *sd) {
+  double sum = 0, sq = 0;
+  for (int i = 0; i < n; i++) sum += xs[i];
+  *mean = sum / n;
+  /* Two passes: the one-pass sum of squares cancels badly when the spread
+   * is small against the mean, as it is for repeated timings. */
+  for (int i = 0; i < n; i++) sq += (xs[i] - *mean) * (xs[i] - *mean);
+  *sd = n > 1 ? sqrt(sq / (n - 1)) : 0;
+}
+
 /* log C(n, k), exact enough for coverages: lgamma's relative error is ~1e-15. */
 static double log_choose(int n, int k) { return lgamma(n + 1.0) - lgamma(k + 1.0) - lgamma(n - k + 1.0); }
 

@@ -18,6 +18,11 @@
  * statistics (R's type 7, NumPy's default). */
 double stats_quantile(const double *sorted, int n, double q);
 
+/* The mean of xs[0..n) (n >= 1) and its Bessel-corrected standard deviation
+ * (0 for one sample), as Google Benchmark's mean and stddev aggregates
+ * report them. */
+void stats_mean_sd(const double *xs, int n, double *mean, double *sd);
+
 /* The distribution-free confidence interval of the median: the order
  * statistics [sorted[*lo], sorted[*hi]] (0-based, symmetric: hi = n-1-lo)
  * that cover the population median with probability at least `level`, the

@@ -4,7 +4,9 @@
  * and what `run` takes as inputs. */
 #include "workload.h"
 
+#include <float.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -205,7 +207,7 @@ attn_status workload_init(const attn_problem *p, int fill, double extra_bytes, w
   /* A decode also keeps the cache (as large as K and V) and the new tokens. */
   const double decode_bytes =
       p->op == ATTN_OP_DECODE ? 4.0 * (double)(attn_kv_elems(f) + attn_v_elems(f)) * 1.5 : 0;
-  attn_status s = bench_memory_check(f, extra_bytes + decode_bytes + mha_bytes(p) + han_bytes(p), err, n);
+  attn_status s = bench_memory_check(f, p, extra_bytes + decode_bytes + mha_bytes(p) + han_bytes(p), err, n);
   /* op=mha and op=han compute Q, K and V: only their own inputs are filled. */
   const int own = p->op == ATTN_OP_MHA || p->op == ATTN_OP_HAN;
   if (s == ATTN_OK) s = bench_inputs_alloc(f, fill && !own, &w->in, err, n);
@@ -588,4 +590,96 @@ int64_t workload_check_rows(const workload *w, int64_t **rows) {
   for (int64_t r = 0; r < heads; r++)
     for (int i = 0; i < npicks; i++) (*rows)[n++] = r * steps + (npicks == 3 ? picks[i] : i);
   return n;
+}
+
+attn_status workload_verify(const workload *w, const attn_accuracy *acc, const attn_oracle *orc,
+                            int64_t max_rows, attn_compare *res, const char **stage) {
+  *stage = NULL;
+  if (workload_staged(w)) return workload_check_staged(w, acc, max_rows, res, stage);
+  if (orc) {
+    attn_oracle_check(orc, acc, w->in.o, res);
+    return ATTN_OK;
+  }
+  const attn_problem *f = &w->full;
+  int64_t n;
+  int64_t *rows = spread_rows(f->b * f->h * f->lq, max_rows, &n);
+  attn_oracle own;
+  attn_tensors t = bench_tensors(&w->in);
+  const attn_status s = attn_oracle_compute_rows(f, &t, rows, rows ? n : 0, &own);
+  free(rows);
+  if (s != ATTN_OK) return s;
+  attn_oracle_check(&own, acc, w->in.o, res);
+  attn_oracle_free(&own);
+  return ATTN_OK;
+}
+
+/* ---- non-finite outputs ---- */
+
+static int finite_all(const float *x, int64_t n) {
+  for (int64_t i = 0; x && i < n; i++)
+    if (!isfinite(x[i])) return 0;
+  return 1;
+}
+
+/* Whether every input the workload reads is finite: then no NaN or infinity
+ * in the output comes from them. */
+static int inputs_finite(const workload *w) {
+  const attn_problem *p = &w->p, *f = &w->full;
+  if (p->op == ATTN_OP_MHA) {
+    int64_t sz[11];
+    mha_sizes(p, sz);
+    return finite_all(w->xq, sz[0]) && (p->self || finite_all(w->xkv, sz[1])) && finite_all(w->wq, sz[2]) &&
+           finite_all(w->wk, sz[3]) && finite_all(w->wv, sz[4]) && finite_all(w->wo, sz[5]);
+  }
+  if (p->op == ATTN_OP_HAN) {
+    const int64_t wt = p->da * p->d;
+    return finite_all(w->in.v, attn_v_elems(f)) && finite_all(w->ww, wt) && finite_all(w->ws, wt) &&
+           finite_all(w->bw, p->da) && finite_all(w->bs, p->da) && finite_all(w->cw, p->da) &&
+           finite_all(w->cs, p->da);
+  }
+  const bench_inputs *in = &w->in;
+  return finite_all(in->q, attn_q_elems(f)) && finite_all(in->k, attn_kv_elems(f)) &&
+         finite_all(in->v, attn_v_elems(f)) && finite_all(in->w, attn_w_elems(f)) &&
+         finite_all(in->w1, attn_wa_elems(f)) && finite_all(in->w2, attn_wa_elems(f)) &&
+         finite_all(in->u, attn_u_elems(f)) && finite_all(in->wp, attn_wp_elems(f)) &&
+         finite_all(in->vp, attn_vp_elems(f));
+}
+
+/* The largest |scale q.k_j| of query row r (flat [b][h][lq]) over the keys
+ * its mask shows, in double: what an fp32 kernel must hold as a score. */
+static double row_score_max(const workload *w, int64_t r) {
+  const attn_problem *f = &w->full;
+  const int64_t bi = r / (f->h * f->lq), hd = r / f->lq % f->h, i = r % f->lq;
+  const float *q = w->in.q + r * f->d, *k = w->in.k + (bi * f->hkv + attn_kv_head(f, hd)) * f->lk * f->d;
+  const int64_t end = attn_visible_end(f, w->in.lens, bi, i);
+  double m = 0;
+  for (int64_t j = 0; j < end; j++) {
+    double s = 0;
+    for (int64_t c = 0; c < f->d; c++) s += (double)q[c] * (double)k[j * f->d + c];
+    s = fabs(s * (double)attn_scale(f));
+    if (s > m) m = s;
+  }
+  return m;
+}
+
+workload_nonfinite workload_explain_nonfinite(const workload *w, char *why, size_t n) {
+  const float *o = workload_output(w);
+  const int64_t elems = workload_output_elems(w);
+  int64_t at = 0;
+  while (at < elems && isfinite(o[at])) at++;
+  if (at == elems) return NONFINITE_NONE;
+  if (!inputs_finite(w)) return NONFINITE_FROM_INPUTS;
+  const attn_problem *f = &w->full;
+  const int dot = w->p.op != ATTN_OP_MHA && w->p.op != ATTN_OP_HAN &&
+                  (f->score == ATTN_SCORE_SCALED || f->score == ATTN_SCORE_DOT);
+  const double smax = dot ? row_score_max(w, at / f->dv) : 0;
+  if (smax > FLT_MAX) {
+    snprintf(why, n,
+             "output element %lld is %g from finite inputs: its row's scores reach %.3g, beyond the fp32 "
+             "range (%.3g), which no fp32 kernel can hold",
+             (long long)at, (double)o[at], smax, (double)FLT_MAX);
+    return NONFINITE_SCORES_RANGE;
+  }
+  snprintf(why, n, "output element %lld is %g although every input is finite", (long long)at, (double)o[at]);
+  return NONFINITE_UNEXPLAINED;
 }

@@ -91,6 +91,25 @@ int workload_staged(const workload *w);
 attn_status workload_check_staged(const workload *w, const attn_accuracy *acc, int64_t max_rows,
                                   attn_compare *res, const char **stage);
 
+/* The one verification check and bench share: the staged check for op=mha
+ * and op=han (max_rows > 0: that many spread rows per stage), else the
+ * oracle's comparison, on orc when the caller computed it for all the rows
+ * it checks, or else on max_rows rows spread evenly over the output (0:
+ * all). res->verdict is PASSED, MISTRUSTED or FAILED; *stage names the
+ * worst stage of a staged check, NULL otherwise. */
+attn_status workload_verify(const workload *w, const attn_accuracy *acc, const attn_oracle *orc,
+                            int64_t max_rows, attn_compare *res, const char **stage);
+
+/* What a NaN or infinity in the last run's output comes from. */
+typedef enum workload_nonfinite {
+  NONFINITE_NONE,         /* the output is finite */
+  NONFINITE_FROM_INPUTS,  /* some input is NaN or infinite: the numerics policy says where it goes */
+  NONFINITE_SCORES_RANGE, /* finite inputs whose scores exceed the fp32 range (reference/README.md) */
+  NONFINITE_UNEXPLAINED,  /* finite inputs, scores in range: the backend's arithmetic failed */
+} workload_nonfinite;
+/* Classifies the output; for the last two, why gets a one-line reason. */
+workload_nonfinite workload_explain_nonfinite(const workload *w, char *why, size_t n);
+
 /* Query rows of `full` (flat [b][h][lq] indices) that a check compares: all of
  * them for op=attn (returns 0 and sets *rows NULL), or the first, a middle
  * and the last step of a decode. Caller frees *rows. */

@@ -76,6 +76,9 @@ void attn_fill_inputs(const attn_problem *p, float *q, float *k, float *v, int32
   case ATTN_FILL_SAME_KEYS: repeat_first_row(k, p->b * p->hkv, p->lk, p->d); break;
   case ATTN_FILL_CONST_V: repeat_first_row(v, p->b * p->hkv, p->lk, p->dv); break;
   case ATTN_FILL_DOMINANT: fill_dominant(p, &rk, q, k); break;
+  case ATTN_FILL_HUGE_V:
+    for (int64_t e = 0; e < attn_v_elems(p); e++) v[e] *= 0x1p127f;
+    break;
   }
 }
 

@@ -30,11 +30,16 @@ lines.append("b=2,h=2,lq=33,lk=200,d=64,mask=pad,lens=0:0")
 lines.append("b=2,h=2,lq=33,lk=200,d=64,mask=pad,lens=200:1")
 # Adversarial inputs under each mask and at several sizes.
 for fill, m, (lq, lk, d) in itertools.product(
-        ["large", "same-keys", "const-v", "dominant"], masks, [(16, 64, 64), (70, 300, 128), (1, 513, 96)]):
+        ["large", "same-keys", "const-v", "dominant", "huge-v"], masks, [(16, 64, 64), (70, 300, 128), (1, 513, 96)]):
     lines.append(f"h=2,lq={lq},lk={lk},d={d},mask={m},fill={fill}")
 # Scales other than the default, including negative.
 for s in ["1", "0.01", "4", "-1"]:
     lines.append(f"h=2,lq=40,lk=90,d=32,scale={s}")
+# Values near the top of the float range through every score and mode, and decode's split keys.
+for sm in ["", ",score=dot", ",score=general", ",score=additive", ",score=cosine", ",mode=hard",
+           ",mode=local-m,window=5", ",mode=local-p,window=6"]:
+    lines.append(f"b=2,h=4,hkv=2,lq=9,lk=150,d=16,dv=24,mask=causal{sm},fill=huge-v")
+lines.append("op=decode,b=2,h=8,hkv=2,lk=300,steps=5,d=64,fill=huge-v")
 # Decode steps: caches from 1 key to several blocks, grouped-query heads.
 for lk, steps, (h, hkv), d in itertools.product([1, 63, 300], [1, 5, 70], [(4, 4), (8, 2), (6, 1)], [64, 128]):
     lines.append(f"op=decode,b=2,h={h},hkv={hkv},lk={lk},steps={steps},d={d}")

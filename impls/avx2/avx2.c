@@ -263,6 +263,7 @@ static void avx2_destroy(void *plan) {
   gemm_blocked_destroy(pl->gemm_w);
   gemm_blocked_destroy(pl->gemm_qa);
   gemm_blocked_destroy(pl->gemm_ka);
+  attn_rescue_free(&pl->rescue);
   free(pl->arena);
   free(pl);
 }
@@ -358,7 +359,8 @@ static attn_status avx2_plan_create(const attn_problem *p, const attn_config *cf
   pl->partial = pl->nsplit > 1 ? (float *)carve(&at, partial_bytes(pl)) : NULL;
   pl->parg = parg_bytes(pl) ? (int64_t *)carve(&at, parg_bytes(pl)) : NULL;
   carve_prep(pl, &at);
-  const attn_status st = plan_gemms(pl, cfg, why, n);
+  attn_status st = plan_gemms(pl, cfg, why, n);
+  if (st == ATTN_OK) st = attn_rescue_plan(&pl->rescue, p);
   if (st != ATTN_OK) {
     avx2_destroy(pl);
     return st;
@@ -389,7 +391,7 @@ static attn_status prepare_gemms(const avx2_plan *pl, const attn_tensors *t) {
   return st;
 }
 
-static attn_status avx2_run(void *plan, const attn_tensors *t) {
+static attn_status avx2_forward_all(void *plan, const attn_tensors *t) {
   const avx2_plan *pl = plan;
   if (!pl || !t || !t->q || !t->k || !t->v || !t->o || (pl->p.mask == ATTN_MASK_PAD && !t->lens))
     return ATTN_EINVAL;
@@ -400,6 +402,11 @@ static attn_status avx2_run(void *plan, const attn_tensors *t) {
     return ATTN_EINVAL;
   const attn_status st = prepare_gemms(pl, t);
   return st == ATTN_OK ? avx2_forward(pl, t) : st;
+}
+
+static attn_status avx2_run(void *plan, const attn_tensors *t) {
+  if (!plan) return ATTN_EINVAL;
+  return attn_run_rescued(&((const avx2_plan *)plan)->rescue, avx2_forward_all, plan, t);
 }
 
 static const char *avx2_plan_note(const void *plan) { return ((const avx2_plan *)plan)->note; }

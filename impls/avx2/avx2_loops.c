@@ -120,11 +120,8 @@ static avx2_span setup_rows(const avx2_plan *pl, const attn_tensors *t, const av
     int64_t lo = 0, hi = end;
     if (p->mode == ATTN_MODE_LOCAL_M) attn_window(p, (double)attn_local_m_centre(p, i), end, &lo, &hi);
     if (p->mode == ATTN_MODE_LOCAL_P) {
-      /* A NaN query makes a NaN centre, which has no window: the row keeps
-       * its whole prefix and the Gaussian factors, NaN, carry the NaN to
-       * its output as the soft path would. */
       ws->c[r] = pl->centres[idx];
-      if (ws->c[r] == ws->c[r]) attn_window(p, (double)ws->c[r], end, &lo, &hi);
+      attn_window(p, (double)ws->c[r], end, &lo, &hi);
     }
     if (lo >= hi) lo = p->lk, hi = 0;
     ws->lo[r] = lo;

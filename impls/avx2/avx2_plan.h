@@ -4,6 +4,7 @@
 #define ATTNBENCH_AVX2_PLAN_H
 
 #include "attnbench/attn.h"
+#include "common/rescue.h"
 
 /* Micro-kernel tile: the row and column granularity the loops block by. */
 #define AVX2_MR 6
@@ -81,6 +82,7 @@ typedef struct avx2_plan {
   void *gemm_qa;  /* additive, local-p: Q times a [d][da] matrix (W2^T, Wp^T) */
   void *gemm_ka;  /* additive: K W1^T */
   void *arena;
+  attn_rescue rescue;
   char note[128];
 } avx2_plan;
 

@@ -210,6 +210,7 @@ static void avx512_destroy(void *plan) {
   free(pl->part_m);
   free(pl->part_idx);
   avx512_prep_free(pl);
+  attn_rescue_free(&pl->rescue);
   free(pl);
 }
 
@@ -233,7 +234,8 @@ static attn_status avx512_plan_create(const attn_problem *p, const attn_config *
   }
   const size_t pi = part_idx_count(pl);
   if (pi) pl->part_idx = attn_alloc_touched(pi * sizeof(int32_t));
-  if (!pl->ws || (pf && !pl->part_m) || (pi && !pl->part_idx)) {
+  if (!pl->ws || (pf && !pl->part_m) || (pi && !pl->part_idx) ||
+      attn_rescue_plan(&pl->rescue, p) != ATTN_OK) {
     avx512_destroy(pl);
     return ATTN_ENOMEM;
   }
@@ -260,7 +262,7 @@ static int has_weights(const attn_problem *p, const attn_tensors *t) {
   return 1;
 }
 
-static attn_status avx512_run(void *plan, const attn_tensors *t) {
+static attn_status avx512_forward(void *plan, const attn_tensors *t) {
   const avx512_plan *pl = plan;
   if (!pl || !t || !t->q || !t->k || !t->v || !t->o || (pl->p.mask == ATTN_MASK_PAD && !t->lens) ||
       !has_weights(&pl->p, t))
@@ -268,6 +270,11 @@ static attn_status avx512_run(void *plan, const attn_tensors *t) {
   attn_tensors tx;
   const attn_status s = avx512_prepare(pl, t, &tx);
   return s == ATTN_OK ? avx512_run_loops(pl, &tx) : s;
+}
+
+static attn_status avx512_run(void *plan, const attn_tensors *t) {
+  if (!plan) return ATTN_EINVAL;
+  return attn_run_rescued(&((const avx512_plan *)plan)->rescue, avx512_forward, plan, t);
 }
 
 static const char *avx512_plan_note(const void *plan) {

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "attnbench/attn.h"
+#include "common/rescue.h"
 
 /* Keys per block: every key block rescales the running state once, so this
  * is also the key_block the backend declares (.accuracy). */
@@ -73,6 +74,7 @@ typedef struct avx512_plan {
   void *gemm_qd;   /* GEMM plans: Q W (m = lq_rows, n = k = d) */
   void *gemm_qa;   /* Q W2^T and Q Wp^T (m = lq_rows, n = da, k = d) */
   void *gemm_ka;   /* K W1^T (m = lk_rows, n = da, k = d) */
+  attn_rescue rescue;
   char note[64];
 } avx512_plan;
 

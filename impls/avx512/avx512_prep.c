@@ -178,8 +178,8 @@ static int64_t flat_row(const avx512_plan *pl, int64_t head0, int64_t rho) {
 /* A row's counting-sort bucket: job_rows buckets over the key range. */
 static int64_t bucket_of(const avx512_plan *pl, float centre) {
   const int64_t n = pl->job_rows;
-  const int64_t key = (int64_t)((double)centre * (double)n / (double)(pl->p.lk > 0 ? pl->p.lk : 1));
-  return key < 0 ? 0 : key >= n ? n - 1 : key;
+  const double at = attn_window_centre(&pl->p, centre) * (double)n / (double)(pl->p.lk > 0 ? pl->p.lk : 1);
+  return at < 0 ? 0 : at >= (double)n ? n - 1 : (int64_t)at;
 }
 
 /* The rows of one (batch, kv head) into perm by centre: a stable counting

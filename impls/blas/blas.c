@@ -57,6 +57,7 @@
 #include "blas/softmax.h"
 #include "common/headroom.h"
 #include "common/mem.h"
+#include "common/rescue.h"
 #include "common/seq2seq.h"
 #include "common/variant.h"
 
@@ -140,6 +141,7 @@ typedef struct blas_plan {
   int64_t *idx;    /* [workers][sz.rows] */
   float *proj;     /* [workers][sz.proj + sz.rows] */
   float *q, *k;    /* score=general, cosine: what the scores read instead of Q, K */
+  attn_rescue rescue;
   char note[256];
 } blas_plan;
 
@@ -456,6 +458,7 @@ static void blas_destroy(void *plan) {
   free(pl->proj);
   free(pl->q);
   free(pl->k);
+  attn_rescue_free(&pl->rescue);
   free(pl);
 }
 
@@ -495,7 +498,7 @@ static attn_status blas_plan_create(const attn_problem *p, const attn_config *cf
   if (pl->sz.q) pl->q = attn_alloc_touched((size_t)pl->sz.q * sizeof(float));
   if (pl->sz.k) pl->k = attn_alloc_touched((size_t)pl->sz.k * sizeof(float));
   if (!pl->scores || !pl->inv || !pl->ends || !pl->starts || !pl->idx || !pl->proj || (pl->sz.q && !pl->q) ||
-      (pl->sz.k && !pl->k)) {
+      (pl->sz.k && !pl->k) || attn_rescue_plan(&pl->rescue, p) != ATTN_OK) {
     snprintf(why, n, "no memory for %zu x %lld scores and %lld floats of prepared queries and keys", w,
              (long long)pl->sz.scores, (long long)(pl->sz.q + pl->sz.k));
     blas_destroy(pl);
@@ -841,7 +844,7 @@ static blas_inputs prepare(const blas_plan *pl, const attn_tensors *t) {
   return in;
 }
 
-static attn_status blas_run(void *plan, const attn_tensors *t) {
+static attn_status blas_forward(void *plan, const attn_tensors *t) {
   const blas_plan *pl = plan;
   const attn_problem *p = &pl->p;
   const blas_shape *sh = &pl->sh;
@@ -865,6 +868,11 @@ static attn_status blas_run(void *plan, const attn_tensors *t) {
   }
   lib_leave();
   return ATTN_OK;
+}
+
+static attn_status blas_run(void *plan, const attn_tensors *t) {
+  if (!plan) return ATTN_EINVAL;
+  return attn_run_rescued(&((const blas_plan *)plan)->rescue, blas_forward, plan, t);
 }
 
 static const char *blas_plan_note(const void *plan) { return ((const blas_plan *)plan)->note; }

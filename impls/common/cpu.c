@@ -43,13 +43,34 @@ static attn_cpu_features detect(void) {
   return f;
 }
 
-/* ATTNBENCH_MAX_ISA=avx2 (or sse4.2) hides the extensions above it, so the
- * dispatch of a smaller machine can be exercised on a bigger one. */
+static const char *const cap_names[] = {
+    [ATTN_ISA_CAP_SSE42] = "sse4.2", [ATTN_ISA_CAP_AVX2] = "avx2", [ATTN_ISA_CAP_AVX512] = "avx512"};
+
+const char *attn_isa_cap_name(attn_isa_cap cap) {
+  return cap >= ATTN_ISA_CAP_SSE42 && cap < ATTN_ISA_CAP_NONE ? cap_names[cap] : NULL;
+}
+
+attn_status attn_cpu_isa_cap(attn_isa_cap *cap) {
+  const char *v = getenv("ATTNBENCH_MAX_ISA");
+  *cap = ATTN_ISA_CAP_NONE;
+  if (!v || !*v) return ATTN_OK;
+  for (int c = ATTN_ISA_CAP_SSE42; c < ATTN_ISA_CAP_NONE; c++)
+    if (!strcmp(v, cap_names[c])) {
+      *cap = (attn_isa_cap)c;
+      return ATTN_OK;
+    }
+  *cap = ATTN_ISA_CAP_SSE42;
+  return ATTN_EINVAL;
+}
+
+/* ATTNBENCH_MAX_ISA hides the extensions above its level, so the dispatch of
+ * a smaller machine can be exercised on a bigger one. */
 static void apply_isa_cap(attn_cpu_features *f) {
-  const char *cap = getenv("ATTNBENCH_MAX_ISA");
-  if (!cap || !*cap || !strcmp(cap, "avx512")) return;
+  attn_isa_cap cap;
+  (void)attn_cpu_isa_cap(&cap); /* a bad name caps at the baseline; the harness refuses it at startup */
+  if (cap >= ATTN_ISA_CAP_AVX512) return;
   f->avx512f = f->avx512dq = f->avx512cd = f->avx512bw = f->avx512vl = f->avx512_vnni = f->avx512_bf16 = 0;
-  if (!strcmp(cap, "avx2")) return;
+  if (cap == ATTN_ISA_CAP_AVX2) return;
   f->avx = f->avx2 = f->fma = f->f16c = 0;
 }
 

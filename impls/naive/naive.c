@@ -15,6 +15,7 @@
 
 #include "attnbench/attn.h"
 #include "common/mem.h"
+#include "common/rescue.h"
 #include "common/seq2seq.h"
 #include "common/variant.h"
 
@@ -40,6 +41,7 @@ typedef struct naive_plan {
   int threads;
   naive_layout lay;
   float *mem;
+  attn_rescue rescue;
 } naive_plan;
 
 /* The attention width of W1, W2 and Wp: da, which defaults to d. */
@@ -78,7 +80,8 @@ static attn_status naive_plan_create(const attn_problem *p, const attn_config *c
   pl->threads = naive_threads(cfg);
   pl->lay = naive_layout_of(p);
   pl->mem = attn_alloc_touched(naive_workspace(p, cfg));
-  if (!pl->mem) {
+  if (!pl->mem || attn_rescue_plan(&pl->rescue, p) != ATTN_OK) {
+    free(pl->mem);
     free(pl);
     return ATTN_ENOMEM;
   }
@@ -247,7 +250,7 @@ static int naive_weights_present(const attn_problem *p, const attn_tensors *t) {
   return p->mode != ATTN_MODE_LOCAL_P || (t->wp && t->vp);
 }
 
-static attn_status naive_run(void *plan, const attn_tensors *t) {
+static attn_status naive_forward(void *plan, const attn_tensors *t) {
   const naive_plan *pl = plan;
   const attn_problem *p = &pl->p;
   const int64_t rows = p->b * p->h * p->lq;
@@ -261,9 +264,15 @@ static attn_status naive_run(void *plan, const attn_tensors *t) {
   return ATTN_OK;
 }
 
+static attn_status naive_run(void *plan, const attn_tensors *t) {
+  const naive_plan *pl = plan;
+  return attn_run_rescued(&pl->rescue, naive_forward, plan, t);
+}
+
 static void naive_destroy(void *plan) {
   naive_plan *pl = plan;
   if (!pl) return;
+  attn_rescue_free(&pl->rescue);
   free(pl->mem);
   free(pl);
 }

@@ -48,6 +48,7 @@
  * its gemm:jit matmul (which it picks for row tiles: its brg kernels need
  * dense batch strides) its packing buffers. */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,8 +58,10 @@
 #include <oneapi/dnnl/dnnl_debug.h>
 
 #include "attnbench/attn.h"
+#include "attnbench/cpu.h"
 #include "common/headroom.h"
 #include "common/mem.h"
+#include "common/rescue.h"
 #include "common/seq2seq.h"
 #include "common/variant.h"
 #include "onednn/onednn_gemm.h"
@@ -154,6 +157,7 @@ typedef struct onednn_plan {
   float *vfinite;      /* [b*hkv][lk][dv], touched only by runs that need it */
   int vpoisoned;       /* this run: some element of V is not finite */
   int64_t window_cols;
+  attn_rescue rescue;
   char note[512];
 } onednn_plan;
 
@@ -199,7 +203,45 @@ static const char *isa_name(dnnl_cpu_isa_t isa) {
   return "unknown";
 }
 
-static int onednn_available(void) { return dnnl_engine_get_count(dnnl_cpu) > 0; }
+/* ATTNBENCH_MAX_ISA's level in oneDNN's terms. avx512 leaves avx512_vnni and
+ * avx512_bf16 visible (common/cpu.c), hence AVX512_CORE_BF16; AMX is above
+ * it. oneDNN has no SSE4.2 level: SSE4.1 is the last one below AVX. */
+static dnnl_cpu_isa_t dnnl_isa_of(attn_isa_cap cap) {
+  switch (cap) {
+  case ATTN_ISA_CAP_SSE42: return dnnl_cpu_isa_sse41;
+  case ATTN_ISA_CAP_AVX2: return dnnl_cpu_isa_avx2;
+  case ATTN_ISA_CAP_AVX512: return dnnl_cpu_isa_avx512_core_bf16;
+  case ATTN_ISA_CAP_NONE: break;
+  }
+  return dnnl_cpu_isa_all;
+}
+
+static void set_isa_cap(void) {
+  attn_isa_cap cap;
+  (void)attn_cpu_isa_cap(&cap); /* a bad name caps at the baseline, as attn_cpu() does */
+  if (cap != ATTN_ISA_CAP_NONE) (void)dnnl_set_max_cpu_isa(dnnl_isa_of(cap));
+}
+
+/* oneDNN takes its ISA limit only before its first call, and only once;
+ * pthread_once makes every entry point wait for it. A limit that could not
+ * be set (oneDNN entered earlier by someone else) is caught by
+ * isa_within_cap. */
+void onednn_cap_isa(void) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, set_isa_cap);
+}
+
+/* oneDNN's ISA values are nested bit sets (SSE41 0x1 within AVX2 0x7 within
+ * AVX512_CORE 0x27 ...), so an ISA within the cap has no bit outside it. */
+static int isa_within_cap(dnnl_cpu_isa_t isa, attn_isa_cap *cap) {
+  (void)attn_cpu_isa_cap(cap);
+  return *cap == ATTN_ISA_CAP_NONE || ((unsigned)isa & ~(unsigned)dnnl_isa_of(*cap)) == 0;
+}
+
+static int onednn_available(void) {
+  onednn_cap_isa();
+  return dnnl_engine_get_count(dnnl_cpu) > 0;
+}
 
 /* The window and width a mode needs (the problem parser checks them too;
  * a hand-made descriptor may not have been through it). */
@@ -236,7 +278,15 @@ static attn_status onednn_supports(const attn_problem *p, char *why, size_t n) {
   }
   /* The accuracy this backend declares holds for oneDNN's AVX2 and AVX-512
    * exp; its SSE4.1 exp was measured 35 * 2^-23 off (see .accuracy). */
+  onednn_cap_isa();
   const dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+  attn_isa_cap cap;
+  if (!isa_within_cap(isa, &cap)) {
+    if (why && n)
+      snprintf(why, n, "oneDNN already dispatches to %s, above ATTNBENCH_MAX_ISA=%s (it was entered first)",
+               isa_name(isa), attn_isa_cap_name(cap));
+    return ATTN_UNSUPPORTED;
+  }
   if ((isa & dnnl_cpu_isa_avx2) != dnnl_cpu_isa_avx2) {
     if (why && n)
       snprintf(why, n,
@@ -658,6 +708,7 @@ static void onednn_destroy(void *plan) {
   free(pl->triangle);
   free(pl->padmask);
   free(pl->scratch);
+  attn_rescue_free(&pl->rescue);
   onednn_gemm_destroy(pl->fold);
   onednn_gemm_destroy(pl->project);
   free(pl->q);
@@ -807,6 +858,7 @@ static attn_status onednn_plan_create(const attn_problem *p, const attn_config *
   omp_set_num_threads(pl->threads);
   rc = plan_build(pl, why, n);
   omp_set_num_threads(prev);
+  if (rc == ATTN_OK && attn_rescue_plan(&pl->rescue, p) != ATTN_OK) rc = ATTN_ENOMEM;
   if (rc != ATTN_OK) {
     onednn_destroy(pl);
     return rc;
@@ -1111,7 +1163,7 @@ static attn_status run_chunk(onednn_plan *pl, const attn_tensors *t, const float
   return ATTN_OK;
 }
 
-static attn_status onednn_run(void *plan, const attn_tensors *t) {
+static attn_status onednn_forward(void *plan, const attn_tensors *t) {
   onednn_plan *pl = plan;
   const attn_problem *p = &pl->p;
   if (!t || !t->q || !t->k || !t->v || !t->o || (p->mask == ATTN_MASK_PAD && !t->lens) ||
@@ -1151,6 +1203,11 @@ static attn_status onednn_run(void *plan, const attn_tensors *t) {
   return ATTN_OK;
 }
 
+static attn_status onednn_run(void *plan, const attn_tensors *t) {
+  if (!plan) return ATTN_EINVAL;
+  return attn_run_rescued(&((const onednn_plan *)plan)->rescue, onednn_forward, plan, t);
+}
+
 static const char *onednn_plan_note(const void *plan) {
   const onednn_plan *pl = plan;
   return pl ? pl->note : NULL;
@@ -1168,6 +1225,7 @@ static const char *runtime_name(unsigned rt) {
 }
 
 static void onednn_describe(attn_emit_fn emit, void *ctx) {
+  onednn_cap_isa();
   const dnnl_version_t *v = dnnl_version();
   char buf[320];
   snprintf(buf, sizeof buf, "%d.%d.%d (commit %s)", v->major, v->minor, v->patch, v->hash);
@@ -1176,7 +1234,12 @@ static void onednn_describe(attn_emit_fn emit, void *ctx) {
   emit(ctx, "threads",
        v->cpu_runtime == DNNL_RUNTIME_OMP ? "omp_set_num_threads(threads) around plan and run"
                                           : "library default (not OpenMP)");
-  emit(ctx, "isa", isa_name(dnnl_get_effective_cpu_isa()));
+  attn_isa_cap cap;
+  (void)attn_cpu_isa_cap(&cap);
+  const int at = snprintf(buf, sizeof buf, "%s", isa_name(dnnl_get_effective_cpu_isa()));
+  if (cap != ATTN_ISA_CAP_NONE)
+    snprintf(buf + at, sizeof buf - (size_t)at, ", capped by ATTNBENCH_MAX_ISA=%s", attn_isa_cap_name(cap));
+  emit(ctx, "isa", buf);
   snprintf(buf, sizeof buf,
            "target %lld MiB, at least %d query rows, cap %lld MiB; causal: lq/8 rows in [%d, %d]",
            (long long)(ONEDNN_TILE_BYTES >> 20), ONEDNN_MIN_ROWS, (long long)(ONEDNN_CAP_BYTES >> 20),

@@ -68,6 +68,7 @@ attn_status onednn_gemm_plan(const attn_gemm_shape *g, const attn_config *cfg, v
   onednn_gemm *pl = calloc(1, sizeof *pl);
   if (!pl) return ATTN_ENOMEM;
   pl->threads = cfg->threads > 0 ? cfg->threads : 1;
+  onednn_cap_isa();
   /* Before the first call into oneDNN, as in onednn.c's plan. */
   if (attn_as_check(onednn_lib_bytes(pl->threads), "oneDNN", why, n)) {
     free(pl);

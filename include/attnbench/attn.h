@@ -95,6 +95,7 @@ typedef enum attn_fill {
   ATTN_FILL_SAME_KEYS, /* every key of a head identical: uniform weights */
   ATTN_FILL_CONST_V,   /* every value row of a head identical: output == that row */
   ATTN_FILL_DOMINANT,  /* one key per head dominates every query's scores */
+  ATTN_FILL_HUGE_V,    /* values up to 2^127: sums of two overflow fp32, the weighted mean does not */
 } attn_fill;
 
 /* Explicit per-batch pad lengths fit in the descriptor up to this batch size;
@@ -213,13 +214,27 @@ float attn_scale(const attn_problem *p);
 /* mode=local-m: the centre of query row i's window. */
 static inline int64_t attn_local_m_centre(const attn_problem *p, int64_t i) { return i + p->lk - p->lq; }
 
+/* Where a local-p centre places its window. A NaN centre (from a NaN in the
+ * query or in Wp, vp) stands at `window`, the leftmost full window: it
+ * selects at most 2*window+1 keys like any other centre, so every buffer
+ * sized for a window holds them, and its Gaussian factors, computed from the
+ * NaN itself, make the row NaN as the numerics policy asks of a NaN input (a
+ * row with no visible key stays zero). */
+static inline double attn_window_centre(const attn_problem *p, double c) {
+  return c == c ? c : (double)p->window;
+}
+
 /* The keys [*lo, *hi) of a window of half-width p->window around centre c
  * (|j - c| <= window, so a fractional c of local-p counts whole keys only),
- * clipped to [0, end). An empty window has *lo >= *hi. */
+ * clipped to [0, end). An empty window has *lo >= *hi. Both ends are clipped
+ * before they are converted: a double beyond int64_t's range (an infinite or
+ * huge centre) has no defined conversion. */
 static inline void attn_window(const attn_problem *p, double c, int64_t end, int64_t *lo, int64_t *hi) {
-  double a = c - (double)p->window, z = c + (double)p->window;
-  int64_t l = a <= 0 ? 0 : (int64_t)a + ((double)(int64_t)a < a);
-  int64_t h = z < 0 ? 0 : (int64_t)z + 1;
+  c = attn_window_centre(p, c);
+  if (end < 0) end = 0;
+  const double a = c - (double)p->window, z = c + (double)p->window;
+  int64_t l = a <= 0 ? 0 : a >= (double)end ? end : (int64_t)a + ((double)(int64_t)a < a);
+  int64_t h = z < 0 ? 0 : z >= (double)end ? end : (int64_t)z + 1;
   if (h > end) h = end;
   if (l > h) l = h;
   *lo = l;

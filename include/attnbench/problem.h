@@ -62,6 +62,11 @@ double attn_projection_flops(const attn_problem *p);
 
 const char *attn_mask_name(attn_mask m);
 const char *attn_fill_name(attn_fill f);
+/* Makes s, a message that may quote outside input (a file's bytes, a
+ * command-line value), one printable line in place: C0 controls, DEL and the
+ * C1 controls as UTF-8 writes them (0xC2 0x80..0x9F, which some terminals
+ * act on) become '?'. */
+void attn_printable_line(char *s);
 const char *attn_op_name(attn_op o);
 const char *attn_score_name(attn_score s);
 const char *attn_mode_name(attn_mode m);

@@ -43,7 +43,8 @@ static bench_peak hand_peak(void) {
   pk.npoints = 3;
   pk.points[0] = (bench_peak_point){.threads = 1, .fma_gflops = {100, 200}, .read_gbs = 20};
   pk.points[1] = (bench_peak_point){.threads = 2, .fma_gflops = {200, 400}, .read_gbs = 30};
-  pk.points[2] = (bench_peak_point){.threads = 4, .fma_gflops = {400.125, 0.1 + 0.2}, .read_gbs = 30};
+  /* 4 * (0.1 + 0.2) needs all 17 digits, and is a plausible 0.3 per thread. */
+  pk.points[2] = (bench_peak_point){.threads = 4, .fma_gflops = {400.125, 4 * (0.1 + 0.2)}, .read_gbs = 30};
   return pk;
 }
 
@@ -267,14 +268,118 @@ Test(peak, roofline_is_the_lesser_bound) {
   cr_expect_eq(bench_roofline_gflops(&nobw, "avx512", 1, 1, 4), 200);
 }
 
-/* Between measured counts the line is straight; past the last, flat. */
+/* The counts bench_peak_measure takes on a 64-core machine: 1..8, the
+ * powers of two, 64; avx2 at 10 GFLOP/s and 1 GB/s per thread. */
+static bench_peak sparse_peak(void) {
+  bench_peak pk;
+  memset(&pk, 0, sizeof pk);
+  pk.key = (bench_peak_key){"Test CPU 9064", 64, "sse4.2 avx avx2 fma"};
+  const int counts[] = {1, 2, 3, 4, 5, 6, 7, 8, 16, 32, 64};
+  for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++)
+    pk.points[pk.npoints++] = (bench_peak_point){
+        .threads = counts[i], .fma_gflops = {10.0 * counts[i]}, .read_gbs = 1.0 * counts[i]};
+  return pk;
+}
+
+/* Between counts the measurement skips by design the line is straight; past
+ * the last point, which is every core, flat. */
 Test(peak, thread_counts_between_and_beyond_the_points) {
-  const bench_peak pk = hand_peak();
-  cr_expect_float_eq(bench_peak_gflops(&pk, "avx2", 3), 300.0625, 1e-9);
-  cr_expect_eq(bench_peak_gflops(&pk, "avx2", 64), 400.125);
-  cr_expect_eq(bench_peak_read_gbs(&pk, 3), 30);
-  cr_expect_eq(bench_peak_read_gbs(&pk, 64), 30);
-  cr_expect_eq(bench_peak_read_gbs(&pk, 1), 20);
+  const bench_peak pk = sparse_peak();
+  cr_expect_float_eq(bench_peak_gflops(&pk, "avx2", 12), 120, 1e-9);
+  cr_expect_float_eq(bench_peak_read_gbs(&pk, 40), 40, 1e-9);
+  cr_expect_eq(bench_peak_gflops(&pk, "avx2", 64), 640);
+  cr_expect_eq(bench_peak_gflops(&pk, "avx2", 128), 640);
+  cr_expect_eq(bench_peak_read_gbs(&pk, 128), 64);
+  const bench_peak four = hand_peak();
+  cr_expect_eq(bench_peak_gflops(&four, "avx2", 64), 400.125);
+  cr_expect_eq(bench_peak_read_gbs(&four, 64), 30);
+  cr_expect_eq(bench_peak_read_gbs(&four, 1), 20);
+}
+
+/* A count the measurement takes but the file lacks has no roofline: not
+ * the last point's (a 1-thread file for 2-thread rows), not an
+ * interpolation over the gap, not a line down to zero threads. */
+Test(peak, thread_counts_the_file_should_hold_are_unknown) {
+  bench_peak pk = hand_peak(); /* 4 cores: 1, 2, 4 */
+  cr_expect_eq(bench_peak_gflops(&pk, "avx2", 3), 0);
+  cr_expect_eq(bench_peak_read_gbs(&pk, 3), 0);
+  cr_expect_eq(bench_roofline_gflops(&pk, NULL, 3, 1e9, 1e6), 0);
+  pk.npoints = 1; /* only 1 thread measured */
+  cr_expect_eq(bench_roofline_gflops(&pk, NULL, 1, 1e9, 1e6), 200);
+  cr_expect_eq(bench_roofline_gflops(&pk, NULL, 2, 1e9, 1e6), 0);
+  cr_expect_eq(bench_roofline_gflops(&pk, NULL, 64, 1e9, 1e6), 0);
+  pk = hand_peak();
+  pk.points[0] = pk.points[1], pk.points[1] = pk.points[2], pk.npoints = 2; /* 2 and 4: no 1 */
+  cr_expect_eq(bench_peak_gflops(&pk, "avx2", 1), 0);
+  bench_peak gap = sparse_peak();
+  gap.points[9] = gap.points[10], gap.npoints = 10; /* 32 missing */
+  cr_expect_eq(bench_peak_gflops(&gap, "avx2", 24), 0);
+  cr_expect_eq(bench_peak_gflops(&gap, "avx2", 32), 0);
+  cr_expect_eq(bench_peak_gflops(&gap, "avx2", 12), 120);
+  gap.npoints = 9; /* up to 16 of 64 cores */
+  cr_expect_eq(bench_peak_gflops(&gap, "avx2", 16), 160);
+  cr_expect_eq(bench_peak_gflops(&gap, "avx2", 64), 0);
+  /* An ISA missing at one end of a gap is unknown across it. */
+  bench_peak isa = sparse_peak();
+  isa.points[8].fma_gflops[BENCH_PEAK_AVX2] = 0;
+  cr_expect_eq(bench_peak_gflops(&isa, "avx2", 12), 0);
+}
+
+static void write_points(const char *path, const char *measured, const char *points) {
+  char text[2048];
+  snprintf(text, sizeof text,
+           "{\"version\": 1, \"machine\": {\"cpu_model\": \"Test CPU 9000\", \"cores\": 4, "
+           "\"isa\": \"sse4.2 avx avx2 fma\"}, \"measured\": \"%s\", \"points\": %s}",
+           measured, points);
+  write_text(path, text);
+}
+
+/* Values no machine measures are damage, whatever their form: the file is
+ * ignored with a reason naming the value, and %roof stays empty. */
+Test(peak, implausible_values_are_ignored) {
+  const char *points[] = {
+      "[{\"threads\": 1, \"read_gbs\": 20, \"fma_gflops\": {\"avx2\": 1e-300}}]",
+      "[{\"threads\": 1, \"read_gbs\": 20, \"fma_gflops\": {\"avx2\": 1e308}}]",
+      "[{\"threads\": 1, \"read_gbs\": 20, \"fma_gflops\": {\"avx2\": 0}}]",
+      "[{\"threads\": 1, \"read_gbs\": 20, \"fma_gflops\": {\"avx512\": -100}}]",
+      "[{\"threads\": 1, \"read_gbs\": 20, \"fma_gflops\": {\"avx2\": \"NaN\"}}]",
+      "[{\"threads\": 1, \"read_gbs\": 20, \"fma_gflops\": {\"avx2\": 20000}}]",
+      "[{\"threads\": 1, \"read_gbs\": 1e-300, \"fma_gflops\": {\"avx2\": 100}}]",
+      "[{\"threads\": 1, \"read_gbs\": 1e308, \"fma_gflops\": {\"avx2\": 100}}]",
+      "[{\"threads\": 1, \"read_gbs\": \"Infinity\", \"fma_gflops\": {\"avx2\": 100}}]",
+      "[{\"threads\": 1, \"read_gbs\": 0.01, \"fma_gflops\": {\"avx2\": 100}}]",
+      ("[{\"threads\": 1, \"read_gbs\": 20, \"fma_gflops\": {\"avx2\": 100}}, "
+       "{\"threads\": 2, \"read_gbs\": 30, \"fma_gflops\": {\"avx2\": 1e-9}}]"),
+  };
+  char path[256], err[ERRLEN];
+  path_in_dir(path, sizeof path, "peak.json");
+  for (size_t i = 0; i < sizeof points / sizeof points[0]; i++) {
+    write_points(path, "2024-01-02T03:04:05Z", points[i]);
+    bench_peak got;
+    err[0] = 0;
+    cr_expect_eq(bench_peak_read(path, &key_a, &got, err, sizeof err), -1, "accepted: %s", points[i]);
+    cr_expect(strstr(err, "plausible") && strstr(err, "point "), "case %zu: reason '%s'", i, err);
+    cr_expect_eq(bench_roofline_gflops(&got, NULL, 1, 1e9, 1e6), 0, "case %zu left a roofline", i);
+  }
+  /* The edges are plausible, per thread; a bandwidth of 0 is "not measured". */
+  write_points(path, "",
+               "[{\"threads\": 1, \"read_gbs\": 0, \"fma_gflops\": {\"avx2\": 0.1}}, "
+               "{\"threads\": 2, \"read_gbs\": 1e4, \"fma_gflops\": {\"avx2\": 2e4}}]");
+  bench_peak got;
+  cr_expect_eq(bench_peak_read(path, &key_a, &got, err, sizeof err), 0, "%s", err);
+  cr_expect_eq(bench_peak_gflops(&got, "avx2", 2), 2e4);
+}
+
+/* The file's `measured` string reaches the terminal through info and every
+ * report header: it is read as one printable line. */
+Test(peak, measured_string_is_one_printable_line) {
+  char path[256], err[ERRLEN];
+  path_in_dir(path, sizeof path, "peak.json");
+  write_points(path, "x\\n\\u001b[31mred\\u001b[0m\\r\\u007fz",
+               "[{\"threads\": 1, \"read_gbs\": 20, \"fma_gflops\": {\"avx2\": 100}}]");
+  bench_peak got;
+  cr_assert_eq(bench_peak_read(path, &key_a, &got, err, sizeof err), 0, "%s", err);
+  cr_expect_str_eq(got.measured, "x??[31mred?[0m??z");
 }
 
 /* The loops compute what a scalar model of their chains computes: they run

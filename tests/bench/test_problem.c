@@ -318,3 +318,17 @@ Test(problem, seq2seq_flops) {
   p = parse_ok("h=1,lq=6,d=4,dv=2,da=3,score=additive,mode=local-p,window=1");
   cr_expect_eq(attn_tanh_evals(&p, NULL), 18.0 * 3);
 }
+
+/* One home for "a message quoting outside input stays one printable line":
+ * C0 controls, DEL and UTF-8 C1 controls go; other UTF-8 stays. */
+Test(problem, printable_line) {
+  char s[] = "a\nb\x1b[2Jc\x7f"
+             "d\xc2\x9b"
+             "e\xc3\xa9\tf";
+  attn_printable_line(s);
+  cr_expect_str_eq(s, "a?b?[2Jc?d??e\xc3\xa9?f");
+  char err[64];
+  attn_problem p;
+  cr_expect_neq(attn_problem_parse("h=1,lq=2,d=4,mask=\xc2\x9b", &p, err, sizeof err), ATTN_OK);
+  cr_expect(!strstr(err, "\xc2\x9b"), "a C1 control reached the message: %s", err);
+}

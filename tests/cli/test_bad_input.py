@@ -65,6 +65,16 @@ for cmd in (["check", "--backend", "naive"], ["bench", "--backend", "naive"]):
     expect_error(f"{c} mask", [*cmd, "--problem", "h=1,lq=2,d=4,mask=sliding"], "'mask'")
     expect_error(f"{c} unaddressable", [*cmd, "--problem", "h=100000,lq=100000000,d=100000000"], "too large to address")
     expect_error(f"{c} no memory", [*cmd, "--problem", "h=64,lq=1000000,d=4096"], "of memory is available")
+    # Every case declined: nothing was checked or measured, which is no success.
+    expect_error(f"{c} every case declined", [c, "--backend", "blas", "--problem", "h=2,lq=13,lk=17,d=13,score=additive"],
+                 "every backend declined every problem" if c == "check" else "no case was measured")
+    # The refusal names the problem as given, not the workload's internal attention.
+    expect_error(f"{c} no memory, op=mha", [*cmd, "--problem", "op=mha,h=64,lq=100000,d=128,dm=8192"],
+                 "problem op=mha,b=1,h=64,hkv=64,lq=100000,lk=100000,d=128,dv=128,dm=8192,mask=none needs")
+    expect_error(f"{c} no memory, op=han", [*cmd, "--problem", "op=han,b=1000,s=1000,t=1000,d=128,da=64"],
+                 "problem op=han,b=1000,s=1000,t=1000,d=128,da=64 needs")
+    expect_error(f"{c} no memory, op=decode", [*cmd, "--problem", "op=decode,b=100,h=64,lk=1000000,steps=100,d=128"],
+                 "problem op=decode,b=100,h=64,hkv=64,lq=1,lk=1000000,steps=100,d=128,dv=128,mask=none needs")
     expect_error(f"{c} typo after good", [*cmd, "--problem", "h=1,lq=2,d=4", "--problem", "h=1,lq=2,d=4,"], "empty item")
     expect_error(f"{c} unknown backend", [c, "--backend", "nosuch", "--problem", "h=1,lq=2,d=4"], "unknown backend 'nosuch'")
     expect_error(f"{c} unknown suite", [c, "--suite", "nosuch"], "neither a built-in suite")
@@ -92,6 +102,12 @@ expect_error("unknown command", ["frobnicate"], "unknown command")
 
 # run: missing, corrupt and mismatched files.
 expect_error("run missing out", ["run", "--backend", "naive", "--problem", P, *QKV], "--out is required")
+# An option given twice: which value counted would be a guess.
+expect_error("run --q twice", ["run", "--backend", "naive", "--problem", P, *QKV, "--q", QKV[1], *OUT], "--q given twice")
+expect_error("run --problem twice", ["run", "--backend", "naive", "--problem", P, "--problem", P, *QKV, *OUT],
+             "--problem given twice")
+expect_error("run --backend twice", ["run", "--backend", "naive", "--backend", "avx2", "--problem", P, *QKV, *OUT],
+             "--backend given twice")
 expect_error("run missing file", ["run", "--backend", "naive", "--problem", P, "--q", path("none.npy"), *QKV[2:], *OUT], "cannot open")
 for name, needle in [("truncated", "truncated or corrupt"), ("trailing", "truncated or corrupt"),
                      ("garbage", "not a .npy file"), ("badheader", "malformed"), ("q64", "is not float32"),
@@ -218,6 +234,171 @@ if r.returncode:
 vals = ",".join(str(i) for i in range(1, 65))
 expect_error("sweep product cap", ["bench", "--backend", "naive", "--lq", vals, "--lk", vals, "--heads", vals,
                                    "--d", vals], "more than 100000")
+
+# Ambiguous input and trusted files (issue 12, classes 7 and 8).
+# .npy headers: NumPy reads the dict with ast.literal_eval, where a key given twice means its last value,
+# "(5)" is an int and "Falsey" no bool; each is refused, as is anything past the dict. Every header NumPy
+# itself writes or reads, in any key order, with or without a trailing comma, is taken.
+def npy_with_header(name, header, src):
+    """A copy of src whose header dict is `header`, padded with spaces as NumPy pads it."""
+    with open(path(src), "rb") as f:
+        raw = f.read()
+    body = header.encode("latin1")
+    hdr = body + b" " * (-(10 + len(body) + 1) % 64) + b"\n"
+    with open(path(name), "wb") as f:
+        f.write(raw[:8] + len(hdr).to_bytes(2, "little") + hdr + raw[10 + (raw[8] | raw[9] << 8):])
+    return path(name)
+
+
+np.save(path("lens2.npy"), np.array([3, 7], dtype=np.int32))
+Q_SHAPE, F4 = "(2, 4, 5, 8)", "'descr': '<f4', 'fortran_order': False"
+for name, header, needle in [
+        ("twice", f"{{{F4}, 'shape': (1, 1, 1, 1), 'shape': {Q_SHAPE}, }}", "key 'shape' given twice"),
+        ("descr twice", f"{{{F4}, 'descr': '<f8', 'shape': {Q_SHAPE}}}", "key 'descr' given twice"),
+        ("falsey", f"{{'descr': '<f4', 'fortran_order': Falsey, 'shape': {Q_SHAPE}}}", "'fortran_order' is neither True nor False"),
+        ("order as int", f"{{'descr': '<f4', 'fortran_order': 0, 'shape': {Q_SHAPE}}}", "'fortran_order' is neither True nor False"),
+        ("no commas", f"{{{F4}, 'shape': (2 4 5 8), }}", "'shape' needs ',' or ')' after each dimension"),
+        ("double comma", f"{{{F4}, 'shape': (2, 4, 5, 8,,), }}", "'shape' holds something other"),
+        ("signed dim", f"{{{F4}, 'shape': (2, +4, 5, 8), }}", "'shape' holds something other"),
+        ("leading zero", f"{{{F4}, 'shape': (2, 04, 5, 8), }}", "'shape' holds something other"),
+        ("float dim", f"{{{F4}, 'shape': (2, 4, 5, 8.0), }}", "'shape' needs ',' or ')'"),
+        ("trailing garbage", f"{{{F4}, 'shape': {Q_SHAPE}, }} junk", "bytes after the dict's closing '}'"),
+        ("two dicts", f"{{{F4}, 'shape': {Q_SHAPE}}}{{}}", "bytes after the dict's closing '}'"),
+        ("unknown key", f"{{{F4}, 'shape': {Q_SHAPE}, 'order': 'C'}}", "unknown key 'order'"),
+        ("missing key", f"{{'descr': '<f4', 'shape': {Q_SHAPE}}}", "key 'fortran_order' missing"),
+        ("no dict", f"{F4}, 'shape': {Q_SHAPE}", "not a dict"),
+        ("unclosed", f"{{{F4}, 'shape': {Q_SHAPE}, ", "expected a quoted key"),
+        ("key in a value", f"{{'descr': '<f4', 'fortran_order': False, 'x': \"'shape': {Q_SHAPE}\"}}", "unknown key 'x'"),
+        ("escaped descr", f"{{'descr': '<f\\x34', 'fortran_order': False, 'shape': {Q_SHAPE}}}", "'descr' is not a quoted dtype"),
+        ("NUL in descr", f"{{'descr': '<f4\0', 'fortran_order': False, 'shape': {Q_SHAPE}}}", "'descr' is not a quoted dtype")]:
+    f = npy_with_header(name.replace(" ", "_") + ".npy", header, "q.npy")
+    expect_error(f"run header {name}", [*RUN, P, "--q", f, *QKV[2:], *OUT], f"--q: {f}: malformed .npy header: {needle}")
+with open(path("q.npy"), "rb") as f:
+    raw = f.read()
+with open(path("minor1.npy"), "wb") as f:  # format 1.1: no such version
+    f.write(raw[:7] + b"\x01" + raw[8:])
+expect_error("run format 1.1", [*RUN, P, "--q", path("minor1.npy"), *QKV[2:], *OUT], "bad magic or version")
+f = npy_with_header("lens_int.npy", "{'descr': '<i4', 'fortran_order': False, 'shape': (2)}", "lens2.npy")
+expect_error("run header (N) is no tuple", [*RUN, P + ",mask=pad", *QKV, "--lens", f, *OUT], "'shape' (N) is an int")
+r = run(*RUN, P + ",mask=pad", *QKV, "--lens", path("lens2.npy"), "--out", path("o_base.npy"))
+with open(path("o_base.npy"), "rb") as f:
+    base = f.read() if r.returncode == 0 else None
+for name, header, src in [
+        ("numpy's", f"{{{F4}, 'shape': {Q_SHAPE}, }}", "q.npy"),
+        ("no trailing comma", f"{{{F4}, 'shape': {Q_SHAPE}}}", "q.npy"),
+        ("keys reordered", f"{{'shape': {Q_SHAPE}, 'fortran_order': False, 'descr': '<f4'}}", "q.npy"),
+        ("no spaces", "{'descr':'<f4','fortran_order':False,'shape':(2,4,5,8)}", "q.npy"),
+        ("spaces", f"{{ 'descr' : '<f4' , 'fortran_order' : False , 'shape' : ( 2 , 4 , 5 , 8 , ) , }}", "q.npy"),
+        ("1-d (N,)", "{'descr': '<i4', 'fortran_order': False, 'shape': (2,), }", "lens2.npy")]:
+    f = npy_with_header("ok_" + name.replace(" ", "_") + ".npy", header, src)
+    args = [*QKV, "--lens", f] if src == "lens2.npy" else ["--q", f, *QKV[2:], "--lens", path("lens2.npy")]
+    r = run(*RUN, P + ",mask=pad", *args, *OUT)
+    with open(path("o.npy"), "rb") as o:
+        ok = r.returncode == 0 and base is not None and o.read() == base
+    passed += ok
+    if not ok:
+        failures.append(f"run header {name}: not read as NumPy reads it: exit {r.returncode}, {r.stderr.strip()}")
+
+# run --lens: only for mask=pad, and given both as a file and as lens= they must agree.
+expect_error("run --lens without pad", [*RUN, P, *QKV, "--lens", path("lens2.npy"), *OUT], "--lens applies only to mask=pad (this problem has mask=none)")
+expect_error("run --lens with causal", [*RUN, P + ",mask=causal", *QKV, "--lens", path("lens2.npy"), *OUT], "mask=causal")
+expect_error("run --lens for mha without pad", [*RUN, M, *X, *ALLW, "--lens", path("lens2.npy"), *OUT], "--lens applies only to mask=pad")
+expect_error("run --lens contradicts lens=", [*RUN, P + ",mask=pad,lens=3:6", *QKV, "--lens", path("lens2.npy"), *OUT], "batch 1's length 7 contradicts lens= in the problem string (6)")
+r = run(*RUN, P + ",mask=pad,lens=3:7", *QKV, "--lens", path("lens2.npy"), *OUT)
+passed += r.returncode == 0
+if r.returncode:
+    failures.append(f"run --lens agreeing with lens= refused: {r.stderr.strip()}")
+# run computes with one backend: all, or a list, is refused rather than cut to its first.
+expect_error("run --backend all", ["run", "--backend", "all", "--problem", P, *QKV, *OUT], "--backend all; run computes with exactly one backend")
+expect_error("run --backend list", ["run", "--backend", "naive,naive", "--problem", P, *QKV, *OUT], "names more than one; run computes with exactly one")
+
+# ATTNBENCH_MAX_ISA: a name it does not know is refused by every command at startup, not taken as sse4.2.
+for value in ("garbage", "AVX2", "avx2 ", "sse4"):
+    for cmd in (["list"], ["info"], ["check", "--backend", "naive", "--problem", "h=1,lq=2,d=4"], ["bench"],
+                ["run", "--backend", "naive", "--problem", P, *QKV, *OUT], ["compare", "a.json", "b.json"]):
+        r = subprocess.run([BIN, *cmd], capture_output=True, text=True, timeout=120,
+                           env=dict(os.environ, ATTNBENCH_MAX_ISA=value))
+        problems = error_problems(r, "ATTNBENCH_MAX_ISA must be one of sse4.2, avx2, avx512")
+        passed += not problems
+        if problems:
+            failures.append(f"ATTNBENCH_MAX_ISA={value!r} {cmd[0]}: " + "; ".join(problems))
+r = subprocess.run([BIN, "list"], capture_output=True, text=True, env=dict(os.environ, ATTNBENCH_MAX_ISA=""))
+passed += r.returncode == 0
+if r.returncode:
+    failures.append(f"ATTNBENCH_MAX_ISA='' (no cap) refused: {r.stderr.strip()}")
+# onednn takes the cap too: its ISA, its sample plans and what oneDNN runs stay at AVX2 (without the cap,
+# on this CPU, they are AVX-512: the check can fail).
+info = subprocess.run([BIN, "info"], capture_output=True, text=True).stdout
+machine_isa = next((l.split(None, 1)[1] for l in info.splitlines() if l.strip().startswith("isa ")), "")
+if "backend onednn\n" in info and "avx512f" in machine_isa.split():
+    def onednn_isa(cap):
+        env = dict(os.environ, ONEDNN_VERBOSE="1", **({"ATTNBENCH_MAX_ISA": cap} if cap else {}))
+        out = subprocess.run([BIN, "info"], capture_output=True, text=True, env=env).stdout
+        block = out.split("backend onednn\n", 1)[1].split("\nbackend ", 1)[0]
+        lines = [l for l in block.splitlines() if l.split()[:1] in (["isa"], ["sample_none"], ["sample_causal"], ["sample_pad"])]
+        r = subprocess.run([BIN, "run", "--backend", "onednn", "--problem", P, *QKV, *OUT], capture_output=True,
+                           text=True, env=env)
+        verbose = [l for l in r.stdout.splitlines() if l.startswith(("onednn_verbose,exec", "onednn_verbose,info,cpu,isa"))]
+        return lines, verbose
+    lines, verbose = onednn_isa(None)
+    ok = any("avx512" in l for l in lines) and any("avx512" in l.lower() or "AVX-512" in l for l in verbose)
+    lines_c, verbose_c = onednn_isa("avx2")
+    ok = ok and len(lines_c) == 4 and lines_c[0].split()[1] == "avx2," and "ATTNBENCH_MAX_ISA=avx2" in lines_c[0]
+    ok = ok and len(verbose_c) > 1 and not any("avx512" in l.lower() or "AVX-512" in l for l in lines_c + verbose_c)
+    passed += ok
+    if not ok:
+        failures.append(f"onednn ignores ATTNBENCH_MAX_ISA=avx2: {lines_c} {verbose_c}")
+
+# The cached roofline (ATTNBENCH_PEAK_FILE) is hand-editable: implausible values are ignored with a note,
+# a thread count it lacks gets no %roof ('-', null), and its strings reach the terminal as one printable line.
+machine = {"cpu_model": next(l.split(None, 1)[1] for l in info.splitlines() if l.strip().startswith("cpu ")),
+           "cores": int(next(l for l in info.splitlines() if "core(s)" in l).split(" core(s)")[0].split()[-1]),
+           "isa": machine_isa}
+
+
+def peak_file(points, measured="2024-01-02T03:04:05Z"):
+    with open(path("peak.json"), "w") as f:
+        json.dump({"version": 1, "machine": machine, "measured": measured, "pinned": True, "points": points}, f)
+    return dict(os.environ, ATTNBENCH_PEAK_FILE=path("peak.json"))
+
+
+def bench_roof(env, threads, fmt):
+    return subprocess.run([BIN, "bench", "--backend", "naive", "--problem", "h=1,lq=16,d=8", "--threads", threads,
+                           "--reps", "2", "--min-time", "0", "--format", fmt], capture_output=True, text=True, env=env)
+
+
+for what, point in [("tiny peak", {"fma_gflops": {"avx2": 1e-300, "avx512": 1e-300}, "read_gbs": 20}),
+                    ("huge peak", {"fma_gflops": {"avx2": 1e308}, "read_gbs": 20}),
+                    ("zero peak", {"fma_gflops": {"avx2": 0.0}, "read_gbs": 20}),
+                    ("string peak", {"fma_gflops": {"avx2": "NaN"}, "read_gbs": 20}),
+                    ("tiny bandwidth", {"fma_gflops": {"avx2": 50}, "read_gbs": 1e-300}),
+                    ("negative bandwidth", {"fma_gflops": {"avx2": 50}, "read_gbs": -1})]:
+    r = bench_roof(peak_file([dict(threads=1, **point)]), "1", "json")
+    notes = r.stderr.strip().splitlines()
+    med = [b for b in json.loads(r.stdout)["benchmarks"] if b.get("aggregate_name") == "median"] if r.returncode == 0 else []
+    ok = (len(notes) == 1 and notes[0].startswith("attnbench: note: ignoring " + path("peak.json")) and "plausible" in notes[0]
+          and len(med) == 1 and med[0].get("pct_peak") is None)
+    passed += ok
+    if not ok:
+        failures.append(f"peak file with {what}: exit {r.returncode}, stderr {r.stderr!r}, {med[0] if med else ''}")
+env = peak_file([{"threads": 1, "fma_gflops": {"avx2": 50.0, "avx512": 100.0}, "read_gbs": 10.0}])
+r = bench_roof(env, "1,2", "json")
+med = {b["threads"]: b for b in json.loads(r.stdout)["benchmarks"] if b.get("aggregate_name") == "median"} if r.returncode == 0 else {}
+ok = (set(med) == {1, 2} and isinstance(med[1].get("pct_peak"), float) and "pct_peak" in med[2]
+      and med[2]["pct_peak"] is None and med[2]["roof_gflops"] is None)
+r = bench_roof(env, "1,2", "table")
+rows = [l.split() for l in r.stdout.splitlines() if l.startswith("naive")]
+ok = ok and len(rows) == 2 and rows[0][10].endswith("%") and rows[1][10] == "-"
+passed += ok
+if not ok:
+    failures.append(f"a 1-thread roofline gave 2-thread rows a %roof: {med} {rows}")
+env = peak_file([{"threads": 1, "fma_gflops": {"avx2": 50.0}, "read_gbs": 10.0}], measured="x\n\x1b[31mred\x1b[0m\rz\x07")
+outs = [bench_roof(env, "1", "table").stdout, subprocess.run([BIN, "info"], capture_output=True, text=True, env=env).stdout]
+shown = [l for o in outs for l in o.splitlines() if "x??[31mred?[0m?z?" in l]
+ok = len(shown) == 2 and not any(c in o for o in outs for c in "\x1b\r\x07")
+passed += ok
+if not ok:
+    failures.append(f"the peak file's measured string reached the terminal raw: {outs!r}")
 
 for f in failures:
     print("FAIL", f)

@@ -4,7 +4,7 @@
 error), then on a real `bench --format json` file compared with itself.
 Usage: test_compare.py ATTNBENCH_BINARY"""
 from clicheck import error_problems
-import csv, io, json, os, random, subprocess, sys, tempfile
+import csv, io, json, os, random, resource, re, statistics, subprocess, sys, tempfile
 
 BIN = sys.argv[1]
 failures, passed = [], 0
@@ -17,21 +17,29 @@ def case_name(backend, problem, threads=1):
     return f"{backend}/{problem}/threads:{threads}"
 
 
-def result(cases, host="ci-box", cpu="Test CPU 9000", ncpus=2, errors=()):
+def aggregates(times):
+    """The aggregates bench derives from a case's repetitions."""
+    return {"median": statistics.median(times), "mean": statistics.mean(times),
+            "stddev": statistics.stdev(times) if len(times) > 1 else 0.0, "min": min(times)}
+
+
+def result(cases, host="ci-box", cpu="Test CPU 9000", ncpus=2, errors=(), stated=None):
     """A result file as bench writes it: per case, one entry per repetition
-    and the aggregates; `cases` maps a name to its repetition times (ms)."""
+    and the median, mean, stddev and min aggregates; `cases` maps a name to
+    its repetition times (ms). `stated` maps a name to aggregates to write
+    instead of those of its repetitions (all of them, for a case without
+    repetitions)."""
     benches = []
     for name, times in cases.items():
         common = {"run_name": name, "repetitions": len(times), "threads": 1}
         for i, t in enumerate(times):
             benches.append({"name": name, **common, "run_type": "iteration", "repetition_index": i,
                             "iterations": 1, "real_time": t, "cpu_time": t, "time_unit": "ms"})
-        med = sorted(times)[len(times) // 2] if times else 1.0
-        benches.append({"name": name + "_median", **common, "run_type": "aggregate", "aggregate_name": "median",
-                        "iterations": len(times), "real_time": med, "cpu_time": med, "time_unit": "ms",
-                        "backend": name.split("/")[0], "gflops": 1.0})
-        benches.append({"name": name + "_mean", **common, "run_type": "aggregate", "aggregate_name": "mean",
-                        "iterations": len(times), "real_time": med, "cpu_time": med, "time_unit": "ms"})
+        aggs = {**(aggregates(times) if times else {}), **(stated or {}).get(name, {})}
+        for agg, ms in aggs.items():
+            extra = {"backend": name.split("/")[0], "gflops": 1.0} if agg == "median" else {}
+            benches.append({"name": f"{name}_{agg}", **common, "run_type": "aggregate", "aggregate_name": agg,
+                            "iterations": len(times), "real_time": ms, "cpu_time": ms, "time_unit": "ms", **extra})
     for name, msg in errors:
         benches.append({"name": name, "run_name": name, "run_type": "iteration", "threads": 1,
                         "error_occurred": True, "error_message": msg})
@@ -125,6 +133,61 @@ expect("too few to tell", compare(few_b, few_n), 0, {A: "noisy"}, ["too few repe
 one_b = write("one_b.json", result({A: [10.0]}))
 one_n = write("one_n.json", result({A: [30.0]}))
 expect("one repetition", compare(one_b, one_n), 0, {A: "untested"}, ["needs repetitions"])
+# Aggregates without repetitions (Google Benchmark's aggregates-only
+# output): the median aggregate gives the ratio, untested.
+aggs_b = write("aggs_b.json", result({A: []}, stated={A: {"median": 10.0, "mean": 10.0}}))
+aggs_n = write("aggs_n.json", result({A: []}, stated={A: {"median": 30.0, "mean": 30.0}}))
+expect("aggregates only", compare(aggs_b, aggs_n), 0, {A: "untested"}, ["3.000", "0/0"])
+
+# Every figure comes from the repetitions, so a file whose aggregates say
+# otherwise contradicts itself and is refused, naming the file and the case:
+# repetitions 1.5x slower under an unchanged median, and the converse.
+base_times = noisy(10.0, 15)
+lie_slow = write("lie_slow.json", result({A: [1.5 * t for t in base_times], B: noisy(20.0)},
+                                         stated={A: {"median": statistics.median(base_times)}}))
+lie_median = write("lie_median.json", result({A: base_times, B: noisy(20.0)},
+                                             stated={A: {"median": 1.5 * statistics.median(base_times)}}))
+expect_error("slower repetitions, same median", compare(base, lie_slow), f"lie_slow.json: case {A}")
+expect_error("same repetitions, slower median", compare(lie_median, base), f"lie_median.json: case {A}")
+for agg in ("mean", "stddev", "min"):
+    lie = result({A: base_times}, stated={A: {agg: 1.5 * aggregates(base_times)[agg]}})
+    expect_error(f"{agg} contradicts the repetitions", compare(base, write(f"lie_{agg}.json", lie)),
+                 f"its {agg} aggregate")
+# What printing with 9 significant digits (bench's JSON) leaves is no
+# contradiction.
+exact = [10.0 + rng.random() / 3 for _ in range(9)]
+printed = result({A: [float(f"{t:.9g}") for t in exact]},
+                 stated={A: {k: float(f"{v:.9g}") for k, v in aggregates(exact).items()}})
+expect("aggregates rounded as printed", compare(base, write("printed.json", printed)), 0, {A: "same"})
+# The same repetition twice, and two median aggregates for one case.
+dup_rep = result({A: noisy(10.0), B: noisy(20.0)})
+dup_rep["benchmarks"].insert(3, dict(dup_rep["benchmarks"][2]))
+expect_error("duplicated repetition", compare(base, write("dup_rep.json", dup_rep)), "repetition_index 2")
+dup_median = result({A: noisy(10.0), B: noisy(20.0)})
+dup_median["benchmarks"].append(next(b for b in dup_median["benchmarks"] if b["name"] == B + "_median"))
+expect_error("duplicated median", compare(write("dup_median.json", dup_median), base),
+             f"dup_median.json: case {B} has two median aggregates")
+
+# An interrupted run holds only the cases done before Ctrl-C: compared, with
+# a note on stderr and in the header.
+cut = result({A: noisy(13.0)})
+cut["context"]["interrupted"] = True
+r = compare(base, write("cut.json", cut))
+note = r.stderr.strip().splitlines()
+ok = (r.returncode == 1 and verdicts(r.stdout).get(A) == "regressed" and f"only in base: {B}" in r.stdout
+      and "cut.json (interrupted" in r.stdout and len(note) == 1
+      and note[0].startswith("attnbench: note: ") and "cut.json" in note[0] and "interrupted" in note[0])
+passed += ok
+if not ok:
+    failures.append(f"interrupted result: exit {r.returncode}, stderr {r.stderr!r}\n{r.stdout}")
+r = compare(base, path("cut.json"), "--format", "json")
+try:
+    ok = json.loads(r.stdout)["new_interrupted"] is True and r.returncode == 1
+except (ValueError, KeyError) as e:
+    ok = False
+passed += ok
+if not ok:
+    failures.append(f"interrupted result, json: exit {r.returncode}\n{r.stdout}")
 
 # Cases only in one file are listed, not errors; a declined case is listed
 # with its reason.
@@ -207,6 +270,53 @@ else:
         failures.append(f"bench json lacks repetitions, a median aggregate or context keys: {doc['context'].keys()}")
     r = compare(real, real)
     expect("round trip", r, 0, None, ["1 compared: 0 regressed, 0 improved, 1 same"])
+
+
+# Out of memory: under address-space limits rising in 64 KiB steps from what
+# the binary needs to start until the comparison fits, allocations fail one
+# after another (jansson's reader, its strings and objects, the index, the
+# statistics); each such run must end with one error line that names the
+# memory, never with an empty or a misleading reason.
+def limited(args, limit):
+    cap = lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    return subprocess.run([BIN, *args], capture_output=True, text=True, timeout=60, preexec_fn=cap)
+
+
+def start_floor():
+    lo, hi = 0, 4096 << 20
+    while hi - lo > 1 << 20:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if limited(["--help"], mid).returncode == 0 else (mid, hi)
+    return hi
+
+
+floor = start_floor()
+if floor >= 4096 << 20:
+    print("memory limits skipped: the binary does not start under a 4 GiB address-space limit (a sanitizer build?)")
+else:
+    big = write("big.json", result({case_name("naive", f"b=1,h=1,lq={16 * i},d=8"): noisy(1.0) for i in range(1, 301)}))
+    problems, refusals, limit = [], 0, floor - (4 << 20)
+    while limit < floor + (64 << 20):
+        r = limited(["compare", big, big], limit)
+        err = r.stderr.strip().splitlines()
+        if r.returncode == 0 and "300 compared" in r.stdout and not err:
+            break
+        unstarted = (r.returncode == 127 and "error while loading shared libraries" in r.stderr) or (
+            r.returncode == 1 and len(err) == 1 and err[0].startswith("libgomp: Out of memory"))
+        if not unstarted:
+            named = len(err) == 1 and re.fullmatch(r"attnbench: error: compare: .*(out of memory|Cannot allocate memory).*",
+                                                   err[0])
+            if r.returncode != 2 or not named:
+                problems.append(f"at {limit >> 10} KiB: exit {r.returncode}, stderr {r.stderr[-200:]!r}")
+            refusals += 1
+        limit += 64 << 10
+    else:
+        problems.append(f"compare did not fit even in {limit >> 20} MiB")
+    if not refusals:
+        problems.append("no limit made compare run out of memory: the test proved nothing")
+    passed += not problems
+    if problems:
+        failures.append(f"out of memory ({refusals} refusals): " + "; ".join(problems[:5]))
 
 for f in failures:
     print("FAIL", f)

@@ -6,7 +6,13 @@
  * the line or the terminal). An accepted file must hold data that the
  * comparison can use without checking again: every case named and indexed at
  * its own position, a repetition count within 0..cap, and every time (each
- * repetition, the median when present) finite and positive. */
+ * repetition, each aggregate, the case's median) finite and positive (a
+ * stddev may be 0). It must also be consistent, by properties weaker than
+ * the loader's own check and computed another way: no repetition_index twice
+ * in a case; the median within the repetitions' range (or the median
+ * aggregate's, without repetitions); each stated median, mean and min
+ * within that range and a stddev within its width, give or take the
+ * tolerance, which is at most CMP_AGG_TOLERANCE * max * (1 + sqrt(n)). */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,8 +40,34 @@ static void check_message(const char *err) {
     }
 }
 
+/* What is wrong with case c's aggregates and repetitions, or NULL. */
+static const char *inconsistency(const cmp_case *c) {
+  for (int a = 0; a < CMP_NAGG; a++)
+    if (c->agg_at[a] &&
+        !(isfinite(c->agg_ms[a]) && (c->agg_ms[a] > 0 || (a == CMP_STDDEV && c->agg_ms[a] == 0))))
+      return "an aggregate time that is not finite and positive";
+  if (c->n == 0)
+    return c->median_ms == (c->agg_at[CMP_MEDIAN] ? c->agg_ms[CMP_MEDIAN] : 0)
+               ? NULL
+               : "a median other than the median aggregate without repetitions";
+  for (int i = 0; c->n <= 1000 && i < c->n; i++)
+    for (int j = 0; j < i; j++)
+      if (c->rep[i] >= 0 && c->rep[i] == c->rep[j]) return "a repetition_index twice";
+  double lo = c->ms[0], hi = c->ms[0];
+  for (int i = 1; i < c->n; i++) lo = fmin(lo, c->ms[i]), hi = fmax(hi, c->ms[i]);
+  if (!(c->median_ms >= lo && c->median_ms <= hi)) return "a median outside the repetitions' range";
+  const double slack = 2 * CMP_AGG_TOLERANCE * hi * (1 + sqrt(c->n));
+  for (int a = 0; a < CMP_NAGG; a++) {
+    const double v = c->agg_ms[a];
+    if (c->agg_at[a] && (a == CMP_STDDEV ? !(v <= hi - lo + slack) : !(v >= lo - slack && v <= hi + slack)))
+      return "an aggregate that no rounding of its repetitions explains";
+  }
+  return NULL;
+}
+
 static void check_accepted(const cmp_file *f) {
-  if (!f->host || !f->cpu || !f->date || json_object_size(f->index) != f->n || f->n > f->cap) {
+  if (!f->host || !f->cpu || !f->date || json_object_size(f->index) != f->n || f->n > f->cap ||
+      (f->interrupted != 0 && f->interrupted != 1)) {
     fprintf(stderr, "accepted a file with an inconsistent header or index (%zu cases)\n", f->n);
     abort();
   }
@@ -45,10 +77,11 @@ static void check_accepted(const cmp_file *f) {
     int bad =
         !at || json_integer_value(at) != (json_int_t)i || c->n < 0 || c->n > c->cap || (c->n > 0 && !c->ms);
     for (int r = 0; !bad && r < c->n; r++) bad = !(isfinite(c->ms[r]) && c->ms[r] > 0);
-    if (c->has_median && !(isfinite(c->median_ms) && c->median_ms > 0)) bad = 1;
-    if (bad) {
-      fprintf(stderr, "accepted an inconsistent case %zu ('%s', %d repetitions)\n", i,
-              c->name ? c->name : "(null)", c->n);
+    if (!bad && (c->n > 0 || c->agg_at[CMP_MEDIAN]) && !(isfinite(c->median_ms) && c->median_ms > 0)) bad = 1;
+    const char *why = bad ? "a bad time or index" : inconsistency(c);
+    if (why) {
+      fprintf(stderr, "accepted an inconsistent case %zu ('%s', %d repetitions): %s\n", i,
+              c->name ? c->name : "(null)", c->n, why);
       abort();
     }
   }

@@ -7,8 +7,9 @@
  * out. check and bench then parse every item before any work and refuse the
  * run with the parser's message, so each item must either parse or be
  * refused with a non-empty one-line message free of control characters (the
- * file's bytes are quoted in it). Crashes and sanitizer reports are
- * findings too. */
+ * file's bytes are quoted in it). A file without an item is refused, with
+ * such a message: a suite of nothing would pass for a successful run.
+ * Crashes and sanitizer reports are findings too. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,19 +43,33 @@ static const char *next_line(const char **at, const char *end, char *buf) {
   return NULL;
 }
 
+/* Non-empty, one line, no control characters. */
+static int clean_message(const char *err) {
+  int bad = !err[0];
+  for (const char *c = err; *c; c++) bad |= (unsigned char)*c < 0x20 || *c == 0x7f;
+  return !bad;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (write_input(data, size)) return 0;
   strlist items = {0};
   char err[ERRLEN] = "";
-  if (bench_load_suite(path, &items, err, sizeof err)) {
-    strlist_free(&items);
-    return 0; /* out of memory only: the file exists */
-  }
+  const int refused = bench_load_suite(path, &items, err, sizeof err);
   char *want = malloc(size + 1);
   if (!want) abort();
   const char *text = (const char *)data, *end = memchr(data, 0, size);
   if (!end) end = text + size;
   const char *at = text, *line;
+  if (refused) { /* the file exists: it holds no item, or memory ran out */
+    const int empty = next_line(&at, end, want) == NULL;
+    free(want);
+    strlist_free(&items);
+    if (empty && !clean_message(err)) {
+      fprintf(stderr, "a suite without items refused without a clean one-line message: '%s'\n", err);
+      abort();
+    }
+    return 0;
+  }
   size_t i = 0;
   for (; (line = next_line(&at, end, want)) != NULL; i++)
     if (i >= items.n || strcmp(items.items[i], line)) {
@@ -65,14 +80,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fprintf(stderr, "%zu items, want %zu\n", items.n, i);
     abort();
   }
+  if (i == 0) {
+    fprintf(stderr, "a suite without items was accepted\n");
+    abort();
+  }
   free(want);
   for (i = 0; i < items.n; i++) {
     attn_problem p;
     err[0] = 0;
     if (attn_problem_parse(items.items[i], &p, err, sizeof err) == ATTN_OK) continue;
-    int bad = !err[0];
-    for (const char *c = err; *c; c++) bad |= (unsigned char)*c < 0x20 || *c == 0x7f;
-    if (bad) {
+    if (!clean_message(err)) {
       fprintf(stderr, "item %zu refused without a clean one-line message: '%s'\n", i, err);
       abort();
     }

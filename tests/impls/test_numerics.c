@@ -615,3 +615,74 @@ Test(numerics, one_key_one_dim) {
     job_free(&j);
   }
 }
+
+/* mode=local-p with a NaN centre (attn_window_centre): a NaN in one query
+ * row makes that row NaN and leaves every other row as it was (to rounding);
+ * a NaN in vp makes every centre NaN, so every row that sees a key is NaN
+ * and a row that sees none is zero. Before the rule a NaN centre reached a
+ * float-to-integer conversion (undefined; the sanitizer build traps it). */
+static void run_local_p(const attn_backend *be, const job *j, const float *wp, const float *vp, float *o) {
+  void *plan = plan_backend(be, j);
+  cr_assert_not_null(plan, "%s declines mode=local-p", be->name);
+  for (int64_t e = 0; e < attn_o_elems(&j->p); e++) o[e] = 12345.0f;
+  const attn_tensors t = {.q = j->q, .k = j->k, .v = j->v, .lens = j->lens, .o = o, .wp = wp, .vp = vp};
+  const attn_status s = be->run(plan, &t);
+  cr_assert_eq(s, ATTN_OK, "%s: run: %s", be->name, attn_status_name(s));
+  be->destroy(plan);
+}
+
+Test(numerics, nan_local_p_centre) {
+  static const char *const problems[] = {"b=1,h=2,lq=9,lk=40,d=8,mode=local-p,window=3",
+                                         "b=2,h=4,hkv=2,lq=7,lk=15,d=12,dv=9,da=5,mask=pad,lens=0:15,"
+                                         "mode=local-p,window=3",
+                                         "b=1,h=2,lq=9,lk=40,d=8,mask=causal,mode=local-p,window=30"};
+  for (size_t s = 0; s < sizeof problems / sizeof problems[0]; s++) {
+    job j;
+    job_init(&j, problems[s]);
+    const attn_problem *p = &j.p;
+    const int64_t rows = p->b * p->h * p->lq, dv = p->dv, bad = rows - 2;
+    float *wp = malloc((size_t)attn_wp_elems(p) * sizeof(float)),
+          *vp = malloc((size_t)attn_vp_elems(p) * sizeof(float));
+    float *clean = out_alloc(&j), *o = out_alloc(&j);
+    cr_assert(wp && vp);
+    attn_fill_weights(p, NULL, NULL, NULL, NULL, wp, vp);
+    int ran = 0;
+    FOR_EACH_BACKEND(be) {
+      ran++;
+      run_local_p(be, &j, wp, vp, clean);
+      const float keep = j.q[bad * p->d];
+      j.q[bad * p->d] = NAN;
+      run_local_p(be, &j, wp, vp, o);
+      j.q[bad * p->d] = keep;
+      for (int64_t r = 0; r < rows; r++) {
+        const int sees = attn_visible_end(p, j.lens, r / (p->h * p->lq), r % p->lq) > 0;
+        for (int64_t c = 0; c < dv; c++) {
+          if (r == bad && sees)
+            cr_expect(isnan(o[r * dv + c]), "%s: %s: NaN query row %lld col %lld is %g, not NaN", be->name,
+                      problems[s], (long long)r, (long long)c, (double)o[r * dv + c]);
+          else /* not bitwise: a backend may group rows by centre, and a row's group sets its rounding */
+            cr_expect(fabsf(o[r * dv + c] - clean[r * dv + c]) <= 1e-5f * (1.0f + fabsf(clean[r * dv + c])),
+                      "%s: %s: row %lld col %lld changed: %.9g, clean %.9g", be->name, problems[s],
+                      (long long)r, (long long)c, (double)o[r * dv + c], (double)clean[r * dv + c]);
+        }
+      }
+      const float keep_vp = vp[0];
+      vp[0] = NAN;
+      run_local_p(be, &j, wp, vp, o);
+      vp[0] = keep_vp;
+      for (int64_t r = 0; r < rows; r++) {
+        const int sees = attn_visible_end(p, j.lens, r / (p->h * p->lq), r % p->lq) > 0;
+        for (int64_t c = 0; c < dv; c++)
+          cr_expect(sees ? isnan(o[r * dv + c]) : o[r * dv + c] == 0,
+                    "%s: %s: vp NaN: row %lld col %lld is %g", be->name, problems[s], (long long)r,
+                    (long long)c, (double)o[r * dv + c]);
+      }
+    }
+    if (!ran) cr_skip_test("no backend runs on this CPU");
+    free(wp);
+    free(vp);
+    free(clean);
+    free(o);
+    job_free(&j);
+  }
+}
