@@ -35,6 +35,9 @@ for fill, m, (lq, lk, d) in itertools.product(
 # Scales other than the default, including negative.
 for s in ["1", "0.01", "4", "-1"]:
     lines.append(f"h=2,lq=40,lk=90,d=32,scale={s}")
+# Negative scales through the scores that take one, on the wide (lq=40) and narrow (lq=1) paths.
+for sc, (lq, m) in itertools.product(["dot", "general", "cosine"], [(40, "none"), (1, "causal"), (9, "pad")]):
+    lines.append(f"b=2,h=2,lq={lq},lk=90,d=32,score={sc},scale=-0.75,mask={m}")
 # Values near the top of the float range through every score and mode, and decode's split keys.
 for sm in ["", ",score=dot", ",score=general", ",score=additive", ",score=cosine", ",mode=hard",
            ",mode=local-m,window=5", ",mode=local-p,window=6"]:

@@ -330,7 +330,14 @@ void avx512_key_norms(const float *x, float *norm, int64_t r0, int64_t r1, int64
 }
 
 /* (s / |k_j|) * qscale: the division first, so that equal cosines give
- * equal scores whatever the key's length. */
+ * equal scores whatever the key's length. A -inf stands for a key the row
+ * does not see and stays -inf: a negative scale would turn it into +inf, a
+ * maximum that makes the row NaN. */
+static inline __m512 scale_by_key(__m512 s, __m512 norm, __m512 qs) {
+  const __mmask16 hidden = _mm512_cmp_ps_mask(s, _mm512_set1_ps(-INFINITY), _CMP_EQ_OQ);
+  return _mm512_mask_mov_ps(_mm512_mul_ps(_mm512_div_ps(s, norm), qs), hidden, s);
+}
+
 void avx512_scale_keyst(int nv, int64_t nb, const float *norm, float qscale, float *st, float *bmax) {
   const int64_t ld = 16 * nv;
   const __m512 qs = _mm512_set1_ps(qscale);
@@ -338,7 +345,7 @@ void avx512_scale_keyst(int nv, int64_t nb, const float *norm, float qscale, flo
     __m512 bm = _mm512_set1_ps(-INFINITY);
     for (int64_t j = 0; j < nb; j++) {
       float *s = st + j * ld + 16 * v;
-      const __m512 x = _mm512_mul_ps(_mm512_div_ps(_mm512_load_ps(s), _mm512_set1_ps(norm[j])), qs);
+      const __m512 x = scale_by_key(_mm512_load_ps(s), _mm512_set1_ps(norm[j]), qs);
       _mm512_store_ps(s, x);
       bm = _mm512_max_ps(bm, x);
     }
@@ -354,7 +361,7 @@ void avx512_scale_keys_rows(int rows, int64_t nb, const float *norm, float qscal
     const __m512 n = _mm512_mask_loadu_ps(_mm512_set1_ps(1.0f), m, norm + j);
     for (int r = 0; r < rows; r++) {
       float *sr = s + r * lds + j;
-      _mm512_store_ps(sr, _mm512_mul_ps(_mm512_div_ps(_mm512_load_ps(sr), n), qs));
+      _mm512_store_ps(sr, scale_by_key(_mm512_load_ps(sr), n, qs));
     }
   }
 }

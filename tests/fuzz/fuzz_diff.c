@@ -3,7 +3,8 @@
  * choose b 1..2, h 1..4 with hkv a divisor of h, lq 1..17, lk 1..23, d and dv
  * 1..20, the mask (pad with per-batch lengths 0..lk), the fill, the seed,
  * 1 or 2 threads, sometimes a scale (+-1/8..8, against the default
- * 1/sqrt(d)), and the op: attention, op=decode with 1..4 steps, op=mha
+ * 1/sqrt(d)), for attention a score and a mode (every one of each; local
+ * windows 0 or 1 to lk + 2, da 1..12), and the op: attention, op=decode with 1..4 steps, op=mha
  * (model width 1..33, cross- or self-attention; fill random, its only one),
  * or op=han (s 1..4 sentences of t 1..6 words, da 1..12, pad 0 or 1; no
  * mask, scale or heads, which it refuses). The problem runs
@@ -35,7 +36,9 @@ static int pick(bytes *in, int lo, int hi) { return lo + (int)(next(in) % (unsig
 
 static void make_problem(bytes *in, char *s, size_t n, int *threads) {
   static const char *const masks[] = {"none", "causal", "causal-tl", "pad"};
-  static const char *const fills[] = {"random", "large", "same-keys", "const-v", "dominant"};
+  static const char *const fills[] = {"random", "large", "same-keys", "const-v", "dominant", "huge-v"};
+  static const char *const scores[] = {"scaled", "dot", "general", "additive", "cosine"};
+  static const char *const modes[] = {"soft", "hard", "local-m", "local-p"};
   /* A first byte of 0 mod 4 is op=decode, as before op=mha and op=han were
    * drawn, so that the committed corpus keeps its decode cases. */
   const unsigned kind = next(in) % 8;
@@ -56,7 +59,7 @@ static void make_problem(bytes *in, char *s, size_t n, int *threads) {
   const int lq = pick(in, 1, 17), d = pick(in, 1, 20), dv = pick(in, 1, 20);
   /* Self-attention reads X_kv from X_q: lk is lq. */
   const int self = mha && next(in) % 2, lk = self ? lq : pick(in, 1, 23);
-  const int mask = decode ? 0 : (int)(next(in) % 4), fill = mha ? 0 : (int)(next(in) % 5);
+  const int mask = decode ? 0 : (int)(next(in) % 4), fill = mha ? 0 : (int)(next(in) % 6);
   const unsigned seed = next(in) | next(in) << 8;
   *threads = pick(in, 1, 2);
   size_t at = 0;
@@ -71,11 +74,21 @@ static void make_problem(bytes *in, char *s, size_t n, int *threads) {
   at += (size_t)snprintf(s + at, n - at, ",d=%d,dv=%d,mask=%s,fill=%s,seed=%u", d, dv, masks[mask],
                          fills[fill], seed);
   /* A quarter of the cases: a scale of either sign, 1/8 to 8 in eighths. */
+  char scale[32] = "";
   if (next(in) % 4 == 0)
-    at += (size_t)snprintf(s + at, n - at, ",scale=%s%g", next(in) % 2 ? "-" : "", (1 + next(in) % 64) / 8.0);
+    snprintf(scale, sizeof scale, ",scale=%s%g", next(in) % 2 ? "-" : "", (1 + next(in) % 64) / 8.0);
   if (mask == 3)
     for (int i = 0; i < b; i++)
       at += (size_t)snprintf(s + at, n - at, "%s%d", i ? ":" : ",lens=", pick(in, 0, lk));
+  /* op=attn: a score and a mode (windows from 0 past lk, da for the weights
+   * that have it); additive takes no scale. The bytes come last so that
+   * the corpus's earlier cases keep their shapes. */
+  const int score = decode || mha ? 0 : (int)(next(in) % 5), mode = decode || mha ? 0 : (int)(next(in) % 4);
+  if (score != 3) at += (size_t)snprintf(s + at, n - at, "%s", scale);
+  if (score) at += (size_t)snprintf(s + at, n - at, ",score=%s", scores[score]);
+  if (mode) at += (size_t)snprintf(s + at, n - at, ",mode=%s", modes[mode]);
+  if (mode >= 2) at += (size_t)snprintf(s + at, n - at, ",window=%d", pick(in, mode == 3, lk + 2));
+  if (score == 3 || mode == 3) snprintf(s + at, n - at, ",da=%d", pick(in, 1, 12));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
