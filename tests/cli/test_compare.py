@@ -301,7 +301,9 @@ else:
         err = r.stderr.strip().splitlines()
         if r.returncode == 0 and "300 compared" in r.stdout and not err:
             break
-        unstarted = (r.returncode == 127 and "error while loading shared libraries" in r.stderr) or (
+        # 127: the dynamic loader could not map a library (its message may be
+        # just "out of memory"); the program never ran.
+        unstarted = r.returncode == 127 or (
             r.returncode == 1 and len(err) == 1 and err[0].startswith("libgomp: Out of memory"))
         if not unstarted:
             named = len(err) == 1 and re.fullmatch(r"attnbench: error: compare: .*(out of memory|Cannot allocate memory).*",
