@@ -633,8 +633,8 @@ static void run_local_p(const attn_backend *be, const job *j, const float *wp, c
 
 Test(numerics, nan_local_p_centre) {
   static const char *const problems[] = {"b=1,h=2,lq=9,lk=40,d=8,mode=local-p,window=3",
-                                         "b=2,h=4,hkv=2,lq=7,lk=15,d=12,dv=9,da=5,mask=pad,lens=0:15,"
-                                         "mode=local-p,window=3",
+                                         ("b=2,h=4,hkv=2,lq=7,lk=15,d=12,dv=9,da=5,mask=pad,lens=0:15,"
+                                          "mode=local-p,window=3"),
                                          "b=1,h=2,lq=9,lk=40,d=8,mask=causal,mode=local-p,window=30"};
   for (size_t s = 0; s < sizeof problems / sizeof problems[0]; s++) {
     job j;
