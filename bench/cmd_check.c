@@ -5,31 +5,40 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "attnbench/reference.h"
+#include "check_report.h"
 #include "harness.h"
+#include "peak.h"
 #include "repro.h"
 #include "workload.h"
 
 #define MAX_BACKENDS 32
 
 typedef struct check_opts {
-  const char *backends;
+  const char *backends, *format, *out;
   strlist problems;
   int threads;
   int verbose;
-  FILE *out;
+  FILE *table;          /* where the table's lines go as the cases are checked; NULL: nowhere */
+  check_report *report; /* where the records go; NULL: not kept */
 } check_opts;
 
 static void usage(FILE *f) {
   fprintf(f,
           "usage: attnbench check [--backend NAME[,NAME...]|all] [--problem STR]... [--suite NAME|FILE]\n"
-          "                       [--threads N] [--verbose] [--repro]\n"
+          "                       [--threads N] [--verbose] [--format table|csv|json|md|junit] [--out FILE]\n"
+          "                       [--repro]\n"
           "Checks each backend on each problem against the double-precision reference.\n"
+          "The table goes to stdout as the cases are checked; --format prints one record per case in\n"
+          "that format instead, at the end. With --out the file gets the format (written atomically)\n"
+          "and stdout keeps the table.\n"
           "--repro instead reports per backend whether its outputs are bitwise identical across runs\n"
-          "and across 1 and N threads (--threads, at least 2).\n"
-          "Suites: %s (default quick). Exit status: 0 all passed, 1 a case failed, 2 bad input or\n"
-          "nothing checked (every case declined).\n",
+          "and across 1 and N threads (--threads, at least 2), in its own table.\n"
+          "Suites: %s (default quick).\n"
+          "Exit status, in every format: 0 all passed, 1 a case failed, 2 bad input or nothing\n"
+          "checked (every case declined; nothing is written).\n",
           bench_suite_names());
 }
 
@@ -73,36 +82,60 @@ int bench_load_suite(const char *name, strlist *out, char *err, size_t n) {
   return rc;
 }
 
-static void print_case(FILE *f, const attn_backend *be, const char *verdict, const attn_compare *c,
-                       const char *problem, const char *extra) {
-  if (c)
-    fprintf(f, "%-8s %-10s %10.3g %9.3g  %s%s\n", be->name, verdict, c->max_abs_err, c->max_ratio, problem,
-            extra);
-  else
-    fprintf(f, "%-8s %-10s %10s %9s  %s%s\n", be->name, verdict, "-", "-", problem, extra);
+/* A case that was not compared: SKIPPED (declined up front, or unsupported
+ * only when planned), or a failure to plan, run or check; the table shows
+ * the reason after `shown_as`. */
+static void not_compared(check_record *rec, check_verdict v, const char *shown_as, const char *why) {
+  rec->verdict = v;
+  snprintf(rec->reason, sizeof rec->reason, "%s", why);
+  snprintf(rec->detail, sizeof rec->detail, "%s%s", shown_as, why);
 }
 
-static void report_verdict(const check_opts *o, const attn_backend *be, const attn_compare *c,
-                           const char *pstr, const char *extra, check_tally *tally) {
-  const int quiet = c->verdict != ATTN_FAILED && !o->verbose;
-  print_case(o->out, be, attn_verdict_name(c->verdict), c, pstr, quiet ? "" : extra);
-  if (c->verdict == ATTN_PASSED) tally->passed++;
-  if (c->verdict == ATTN_MISTRUSTED) tally->mistrusted++;
-  if (c->verdict == ATTN_FAILED) tally->failed++;
+/* A compared case's figures, its worst element (located in the output, or
+ * in a staged op's worst stage) and why it failed or could not be trusted. */
+static void compared(check_record *rec, const attn_compare *c, const char *stage, const workload *wl) {
+  rec->compared = 1;
+  rec->verdict = c->verdict == ATTN_PASSED   ? CHECK_PASSED
+                 : c->verdict == ATTN_FAILED ? CHECK_FAILED
+                                             : CHECK_MISTRUSTED;
+  rec->max_abs_err = c->max_abs_err;
+  rec->err_bound = c->max_ratio;
+  rec->got = c->worst_out, rec->want = c->worst_ref, rec->bound = c->worst_bound;
+  rec->nonfinite = c->nonfinite;
+  const char *nonfinite = c->nonfinite ? ", non-finite outputs" : "";
+  if (stage) {
+    snprintf(rec->stage, sizeof rec->stage, "%s", stage);
+    snprintf(rec->detail, sizeof rec->detail, "worst in the %s: got %.9g want %.9g bound %.3g%s", stage,
+             c->worst_out, c->worst_ref, c->worst_bound, nonfinite);
+  } else {
+    rec->located = 1;
+    rec->worst_row = c->worst / wl->in.p.dv, rec->worst_col = c->worst % wl->in.p.dv;
+    snprintf(rec->detail, sizeof rec->detail, "worst at row %lld col %lld: got %.9g want %.9g bound %.3g%s",
+             (long long)rec->worst_row, (long long)rec->worst_col, c->worst_out, c->worst_ref, c->worst_bound,
+             nonfinite);
+  }
+  char why[ERRLEN];
+  if (c->nonfinite && workload_explain_nonfinite(wl, why, sizeof why) >= NONFINITE_SCORES_RANGE)
+    snprintf(rec->nonfinite_why, sizeof rec->nonfinite_why, "%s", why);
+  if (rec->verdict == CHECK_MISTRUSTED) snprintf(rec->reason, sizeof rec->reason, CHECK_MISTRUSTED_REASON);
+  /* A JSON reader sees null for an infinite err/bound: the reason says why. */
+  if (rec->verdict == CHECK_FAILED)
+    snprintf(rec->reason, sizeof rec->reason, "%s%s%s%s", rec->detail, rec->nonfinite_why[0] ? "; " : "",
+             rec->nonfinite_why,
+             isfinite(c->max_ratio) || c->nonfinite
+                 ? ""
+                 : "; err/bound non-finite: an error where the bound is 0");
 }
 
 /* Runs one backend on one problem whose inputs and oracle are ready (op=mha:
  * whose inputs are ready; its check depends on what the backend projected). */
-static void check_backend(const attn_backend *be, const check_opts *o, workload *wl, const attn_oracle *orc,
-                          const char *pstr, check_tally *tally) {
-  char why[ERRLEN] = "", extra[ERRLEN + 64];
+static void check_case(const attn_backend *be, const check_opts *o, workload *wl, const attn_oracle *orc,
+                       check_record *rec) {
+  char why[ERRLEN] = "";
   attn_config cfg = {.threads = o->threads};
-  bench_inputs *in = &wl->in;
   attn_status s = workload_supports(&wl->p, be, why, sizeof why);
   if (s != ATTN_OK) {
-    snprintf(extra, sizeof extra, "  (declined: %s)", why[0] ? why : attn_status_name(s));
-    print_case(o->out, be, "SKIPPED", NULL, pstr, extra);
-    tally->skipped++;
+    not_compared(rec, CHECK_SKIPPED, "declined: ", why[0] ? why : attn_status_name(s));
     return;
   }
   void *plan = NULL;
@@ -121,33 +154,34 @@ static void check_backend(const attn_backend *be, const check_opts *o, workload 
   if (s == ATTN_OK &&
       (s = workload_verify(wl, &be->accuracy, workload_staged(wl) ? NULL : orc, 0, &c, &stage)) != ATTN_OK)
     snprintf(why, sizeof why, "check: %s", attn_status_name(s));
-  if (s != ATTN_OK) {
-    snprintf(extra, sizeof extra, "  (%s)", why);
-    print_case(o->out, be, s == ATTN_UNSUPPORTED ? "SKIPPED" : "FAILED", NULL, pstr, extra);
-    if (s == ATTN_UNSUPPORTED)
-      tally->skipped++;
-    else
-      tally->failed++;
-    return;
-  }
-  char nonfinite[ERRLEN] = "";
-  if (c.nonfinite && workload_explain_nonfinite(wl, why, sizeof why) >= NONFINITE_SCORES_RANGE)
-    snprintf(nonfinite, sizeof nonfinite, "; %s", why);
-  extra[0] = 0;
-  if (stage)
-    snprintf(extra, sizeof extra, "  (worst in the %s: got %.9g want %.9g bound %.3g%s)%s", stage,
-             c.worst_out, c.worst_ref, c.worst_bound, c.nonfinite ? ", non-finite outputs" : "", nonfinite);
-  else if (c.verdict == ATTN_FAILED || o->verbose)
-    snprintf(extra, sizeof extra, "  (worst at row %lld col %lld: got %.9g want %.9g bound %.3g%s)%s",
-             (long long)(c.worst / in->p.dv), (long long)(c.worst % in->p.dv), c.worst_out, c.worst_ref,
-             c.worst_bound, c.nonfinite ? ", non-finite outputs" : "", nonfinite);
-  report_verdict(o, be, &c, pstr, extra, tally);
+  if (s == ATTN_UNSUPPORTED)
+    not_compared(rec, CHECK_SKIPPED, "", why);
+  else if (s != ATTN_OK)
+    not_compared(rec, CHECK_FAILED, "", why);
+  else
+    compared(rec, &c, stage, wl);
+}
+
+/* Checks one case into a record (o->report's, or one not kept), prints its
+ * line and counts its verdict; -1 when memory for the record runs out. */
+static int check_backend(const attn_backend *be, const check_opts *o, workload *wl, const attn_oracle *orc,
+                         const char *pstr, check_tally *tally) {
+  check_record one = {0}, *rec = o->report ? check_report_add(o->report) : &one;
+  if (!rec) return -1;
+  snprintf(rec->backend, sizeof rec->backend, "%s", be->name);
+  snprintf(rec->problem, sizeof rec->problem, "%s", pstr);
+  rec->threads = o->threads;
+  const double start = bench_now();
+  check_case(be, o, wl, orc, rec);
+  rec->seconds = bench_now() - start;
+  if (o->table) check_table_line(o->table, rec, o->verbose);
+  check_tally_add(tally, rec->verdict);
+  return 0;
 }
 
 /* Returns 0, or 2 after printing the error for a problem that cannot be set up. */
 static int check_problem(const char *str, const attn_backend **bes, int nbe, const check_opts *o,
                          check_tally *tally) {
-  if (!o->out) return 2;
   char err[ERRLEN], pstr[ATTN_PROBLEM_STRLEN];
   attn_problem p;
   if (attn_problem_parse(str, &p, err, sizeof err) != ATTN_OK) {
@@ -179,15 +213,18 @@ static int check_problem(const char *str, const attn_backend **bes, int nbe, con
     workload_free(&wl);
     return 2;
   }
-  for (int i = 0; i < nbe; i++) check_backend(bes[i], o, &wl, &orc, pstr, tally);
+  int rc = 0;
+  for (int i = 0; i < nbe && rc == 0; i++) rc = check_backend(bes[i], o, &wl, &orc, pstr, tally);
   attn_oracle_free(&orc);
   workload_free(&wl);
-  return 0;
+  if (rc) bench_error("check: out of memory for the results");
+  return rc ? 2 : 0;
 }
 
 int bench_check_problem(const char *problem, const attn_backend **bes, int nbe, int threads, FILE *out,
                         check_tally *tally) {
-  check_opts o = {.threads = threads, .out = out};
+  if (!out) return 2;
+  check_opts o = {.threads = threads, .table = out};
   return check_problem(problem, bes, nbe, &o, tally);
 }
 
@@ -284,8 +321,78 @@ static int check_repro(const check_opts *o, const attn_backend **bes, int nbe) {
   return 0;
 }
 
+/* --format and --out belong to the case records, which --repro has none of. */
+static int check_format_opts(const check_opts *o, int repro) {
+  if (!check_format_known(o->format)) {
+    bench_error("--format: '%s' is not table, csv, json, md or junit", o->format);
+    return -1;
+  }
+  if (repro && strcmp(o->format, "table")) {
+    bench_error("--repro prints its own table: --format %s does not apply to it", o->format);
+    return -1;
+  }
+  if (repro && o->out) {
+    bench_error("--repro prints its own table to stdout: --out does not apply to it");
+    return -1;
+  }
+  return 0;
+}
+
+/* --out must not overwrite what the run reads: a suite file, or the cached
+ * roofline (which the JSON context quotes). */
+static int check_out_not_input(const check_opts *o, const char *suite) {
+  char err[ERRLEN], peak[4096];
+  const bench_file_arg in[] = {{"--suite", suite && !bench_suite_text(suite) ? suite : NULL},
+                               {"the roofline cache", bench_peak_path(peak, sizeof peak) ? NULL : peak}};
+  if (bench_out_not_input("--out", o->out, in, sizeof in / sizeof in[0], err, sizeof err) == 0) return 0;
+  bench_error("%s", err);
+  return -1;
+}
+
+/* The context of the records: the machine only for the formats that
+ * describe it (reading it costs hwloc a topology), the roofline only for
+ * the JSON's context. */
+static void report_begin(check_report *r, const check_opts *o, const char *suite, const attn_backend **bes,
+                         int nbe) {
+  static bench_peak peak; /* a few KiB: not on the stack */
+  r->threads = o->threads;
+  r->suite = suite;
+  r->nproblems = o->problems.n;
+  r->verbose = o->verbose;
+  r->backends = bes;
+  r->nbackends = nbe;
+  const time_t now = time(NULL);
+  strftime(r->date, sizeof r->date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+  if (!strcmp(o->format, "json") || !strcmp(o->format, "md") || !strcmp(o->format, "junit"))
+    bench_machine_read(&r->machine);
+  /* An unknown machine (hwloc skipped under a low address-space limit) has
+   * no key to match a cached roofline against. */
+  if (!strcmp(o->format, "json") && r->machine.cores > 0 && bench_peak_load(&peak) == 0) r->peak = &peak;
+}
+
+static int write_report_cb(FILE *f, void *ctx) {
+  const void **args = ctx;
+  return check_report_write(f, args[0], args[1]);
+}
+
+/* The records in --format: to --out, atomically, else to stdout (where the
+ * table already went as the cases were checked). 0, or 2 after an error. */
+static int write_results(const check_opts *o, const check_report *r) {
+  char err[ERRLEN];
+  if (o->out) {
+    const void *args[] = {r, o->format};
+    if (bench_write_atomic(o->out, write_report_cb, (void *)args, err, sizeof err) == 0) return 0;
+    bench_error("%s", err);
+    return 2;
+  }
+  if (!strcmp(o->format, "table")) return 0;
+  if (check_report_write(stdout, r, o->format) == 0 && fflush(stdout) == 0) return 0;
+  bench_error("check: cannot write the results to stdout");
+  return 2;
+}
+
 int cmd_check(int argc, char **argv) {
-  check_opts o = {.backends = "all", .threads = bench_default_threads(), .out = stdout};
+  check_opts o = {.backends = "all", .format = "table", .threads = bench_default_threads()};
   const char *suite = NULL;
   char err[ERRLEN];
   int repro = 0;
@@ -293,6 +400,7 @@ int cmd_check(int argc, char **argv) {
       {"backend", required_argument, 0, 'b'}, {"problem", required_argument, 0, 'p'},
       {"suite", required_argument, 0, 's'},   {"threads", required_argument, 0, 't'},
       {"verbose", no_argument, 0, 'v'},       {"repro", no_argument, 0, 'r'},
+      {"format", required_argument, 0, 'f'},  {"out", required_argument, 0, 'o'},
       {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
   /* rc >= 0 ends the parse with that status (--help, a bad option), after
    * freeing the problems gathered so far (fuzz_cli's finding: they leaked). */
@@ -310,6 +418,8 @@ int cmd_check(int argc, char **argv) {
       break;
     case 'v': o.verbose = 1; break;
     case 'r': repro = 1; break;
+    case 'f': o.format = optarg; break;
+    case 'o': o.out = optarg; break;
     case 'h': usage(stdout), rc = 0; break;
     default: usage(stderr), rc = 2; break;
     }
@@ -318,6 +428,7 @@ int cmd_check(int argc, char **argv) {
     bench_error("check: unexpected argument '%s'", argv[optind]);
     rc = 2;
   }
+  if (rc < 0 && check_format_opts(&o, repro)) rc = 2;
   if (rc >= 0) {
     strlist_free(&o.problems);
     return rc;
@@ -326,6 +437,10 @@ int cmd_check(int argc, char **argv) {
   if (!suite && o.problems.n == 0) suite = "quick";
   if (suite && bench_load_suite(suite, &o.problems, err, sizeof err)) {
     bench_error("%s", err);
+    strlist_free(&o.problems);
+    return 2;
+  }
+  if (check_out_not_input(&o, suite)) {
     strlist_free(&o.problems);
     return 2;
   }
@@ -350,22 +465,27 @@ int cmd_check(int argc, char **argv) {
     strlist_free(&o.problems);
     return rc;
   }
+  /* The table streams to stdout unless stdout is the records' (--format
+   * without --out); the records are kept for any file and any format. */
+  check_report report = {0};
+  const int table_only = !strcmp(o.format, "table") && !o.out;
+  o.table = table_only || o.out ? stdout : NULL;
+  o.report = table_only ? NULL : &report;
+  if (o.report) report_begin(o.report, &o, suite, bes, nbe);
   check_tally tally = {0};
-  printf("# attnbench check: %zu problem(s), %d thread(s); error bound per reference/README.md\n",
-         o.problems.n, o.threads);
-  printf("%-8s %-10s %10s %9s  %s\n", "backend", "verdict", "max_abs", "err/bound", "problem");
+  if (o.table) check_table_header(o.table, o.problems.n, o.threads);
   for (size_t i = 0; i < o.problems.n && rc == 0; i++)
     rc = check_problem(o.problems.items[i], bes, nbe, &o, &tally);
-  strlist_free(&o.problems);
-  if (rc) return rc;
-  printf("%d passed, %d failed, %d skipped", tally.passed, tally.failed, tally.skipped);
-  if (tally.mistrusted) printf(", %d mistrusted", tally.mistrusted);
-  printf("\n");
-  if (tally.failed) return 1;
-  /* Every case declined: nothing was checked, which is no pass. */
-  if (!tally.passed && !tally.mistrusted) {
-    bench_error("check: no case was checked: every backend declined every problem (see the SKIPPED lines)");
-    return 2;
+  if (rc == 0 && o.table) check_table_summary(o.table, &tally);
+  /* Every case declined: nothing was checked, which is no pass, and no
+   * file replaces an earlier one for it. */
+  if (rc == 0 && !tally.failed && !tally.passed && !tally.mistrusted) {
+    bench_error("check: no case was checked: every backend declined every problem (%s)",
+                o.table ? "see the SKIPPED lines" : "--format table shows why");
+    rc = 2;
   }
-  return 0;
+  if (rc == 0 && o.report) rc = write_results(&o, o.report);
+  check_report_free(&report);
+  strlist_free(&o.problems);
+  return rc ? rc : tally.failed ? 1 : 0;
 }

@@ -1,8 +1,14 @@
-/* attnbench compare: two `bench --format json` results, case by case. A
- * difference in medians alone is not evidence: a second run on a quiet
- * machine can be a few percent off the first. So each common case gets a
- * rank test over the repetitions' times as well, and a verdict needs both a
- * significant test and a change larger than the threshold. */
+/* attnbench compare: two results of one kind, case by case.
+ *
+ * Bench results (times): a difference in medians alone is not evidence: a
+ * second run on a quiet machine can be a few percent off the first. So each
+ * common case gets a rank test over the repetitions' times as well, and a
+ * verdict needs both a significant test and a change larger than the
+ * threshold.
+ *
+ * Check results (accuracy): a verdict that got worse, a case no longer run,
+ * or an error that grew by more than the threshold while large enough for
+ * the growth to mean something (CHECK_FLOOR). */
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -14,291 +20,49 @@
 #include "harness.h"
 #include "stats.h"
 
+/* Bench results: a change of the median beyond 5% (and significant). */
+#define BENCH_THRESHOLD 0.05
+#define BENCH_ALPHA     0.05
+/* Check results: an err/bound that more than doubled, so that a backend
+ * whose error doubled is flagged... */
+#define CHECK_THRESHOLD 1.0
+/* ...when the new err/bound is above this. The bound is a worst case that
+ * grows with the lengths of the sums (gamma(n) = n u); a correct kernel's
+ * error is a few units in the last place of each output, so on long rows
+ * its err/bound sits orders of magnitude below 1, where one rounding more
+ * or fewer (another block size, thread count or exp: a different, equally
+ * correct order of operations) doubles or halves it. At 1e-3 of the bound,
+ * an error must double ten times more to fail: below it, a doubling is no
+ * sign of a kernel getting close to wrong. */
+#define CHECK_FLOOR 1e-3
+
 static void usage(FILE *f) {
   fprintf(
       f,
-      "usage: attnbench compare BASE.json NEW.json [--threshold PCT] [--alpha A] [--force]\n"
+      "usage: attnbench compare BASE.json NEW.json [--threshold PCT] [--alpha A] [--floor F] [--force]\n"
       "                         [--format table|csv|json]\n"
-      "Compares two results of `attnbench bench --format json`, case by case (backend, problem, threads).\n"
-      "Per case: ratio = median NEW / median BASE, a confidence interval of the ratio at level 1-A, the\n"
-      "two-sided Mann-Whitney U test's p over the repetitions' times, and a verdict: regressed (p < A and\n"
-      "ratio > 1 + PCT/100), improved (p < A and ratio < 1 - PCT/100), noisy (a change beyond PCT that the\n"
-      "test does not confirm: rerun with more --reps), same, or untested (fewer than 2 repetitions).\n"
-      "Every figure comes from the repetitions; a file without any gives the median aggregate (untested).\n"
-      "A file is refused when its median, mean, stddev or min aggregates disagree with its repetitions, or\n"
-      "when a case has a repetition_index or an aggregate twice; an interrupted run is compared with a "
-      "note.\n"
-      "Defaults: --threshold 5, --alpha 0.05. Results from different machines (host, CPU model, CPU\n"
-      "count) are refused unless --force. --format csv or json: one record per case (ratio, ci_lo, ci_hi,\n"
-      "p, base_ms, new_ms, verdict) for scripts such as scripts/plot.py --compare.\n"
-      "Exit status: 0 nothing regressed, 1 a case regressed, 2 unusable input.\n");
-}
-
-void cmp_file_free(cmp_file *f) {
-  for (size_t i = 0; i < f->n; i++) free(f->cases[i].ms), free(f->cases[i].rep);
-  free(f->cases);
-  json_decref(f->index);
-  json_decref(f->doc);
-  memset(f, 0, sizeof *f);
-}
-
-static cmp_case *case_get(cmp_file *f, const char *name) {
-  json_t *at = json_object_get(f->index, name);
-  if (at) return &f->cases[json_integer_value(at)];
-  if (f->n == f->cap) {
-    size_t cap = f->cap ? 2 * f->cap : 64;
-    cmp_case *cases = realloc(f->cases, cap * sizeof *cases);
-    if (!cases) return NULL;
-    f->cases = cases;
-    f->cap = cap;
-  }
-  cmp_case *c = &f->cases[f->n];
-  memset(c, 0, sizeof *c);
-  c->name = name;
-  if (json_object_set_new(f->index, name, json_integer((json_int_t)f->n))) return NULL;
-  f->n++;
-  return c;
-}
-
-static int case_push(cmp_case *c, double ms, json_int_t rep) {
-  if (c->n == c->cap) {
-    int cap = c->cap ? 2 * c->cap : 16;
-    double *v = realloc(c->ms, (size_t)cap * sizeof *v);
-    if (v) c->ms = v;
-    json_int_t *r = v ? realloc(c->rep, (size_t)cap * sizeof *r) : NULL;
-    if (!r) return -1;
-    c->rep = r;
-    c->cap = cap;
-  }
-  c->ms[c->n] = ms;
-  c->rep[c->n++] = rep;
-  return 0;
-}
-
-static const char *str_or(json_t *obj, const char *key, const char *dflt) {
-  const char *s = json_string_value(json_object_get(obj, key));
-  return s ? s : dflt;
-}
-
-/* Milliseconds per time_unit; 0 for a unit Google Benchmark does not use. */
-static double unit_ms(const char *unit) {
-  static const struct {
-    const char *name;
-    double ms;
-  } units[] = {{"ns", 1e-6}, {"us", 1e-3}, {"ms", 1}, {"s", 1e3}};
-  for (size_t i = 0; unit && i < sizeof units / sizeof units[0]; i++)
-    if (!strcmp(unit, units[i].name)) return units[i].ms;
-  return 0;
-}
-
-static const char *const agg_names[CMP_NAGG] = {"median", "mean", "stddev", "min"};
-
-/* Which of the checked aggregates an aggregate_name is; -1 for the others
- * (Google Benchmark's cv and user statistics are no times). */
-static int agg_kind(const char *name) {
-  for (int a = 0; a < CMP_NAGG; a++)
-    if (!strcmp(name, agg_names[a])) return a;
-  return -1;
-}
-
-/* The entry's real_time in ms: positive, or zero for a stddev. */
-static int entry_ms(const cmp_file *f, json_t *b, size_t i, const char *name, int kind, double *ms, char *err,
-                    size_t n) {
-  json_t *t = json_object_get(b, "real_time");
-  const double unit = unit_ms(str_or(b, "time_unit", NULL));
-  *ms = json_number_value(t) * unit;
-  if (json_is_number(t) && unit != 0 && isfinite(*ms) && (*ms > 0 || (kind == CMP_STDDEV && *ms == 0)))
-    return 0;
-  snprintf(err, n, "%s: benchmarks[%zu] (%s) has no %s real_time in ns, us, ms or s", f->path, i, name,
-           kind == CMP_STDDEV ? "non-negative" : "positive");
-  return -1;
-}
-
-/* A repetition's repetition_index: -1 when the entry has none (older
- * Google Benchmark files), else an integer >= 0. */
-static int entry_rep(const cmp_file *f, json_t *b, size_t i, const char *name, json_int_t *rep, char *err,
-                     size_t n) {
-  json_t *r = json_object_get(b, "repetition_index");
-  *rep = r ? json_integer_value(r) : -1;
-  if (!r || (json_is_integer(r) && *rep >= 0)) return 0;
-  snprintf(err, n, "%s: benchmarks[%zu] (%s) has a repetition_index that is no integer >= 0", f->path, i,
-           name);
-  return -1;
-}
-
-/* Reads one entry of the benchmarks array into its case. */
-static int read_entry(cmp_file *f, json_t *b, size_t i, char *err, size_t n) {
-  const char *name = str_or(b, "run_name", str_or(b, "name", NULL));
-  if (!json_is_object(b) || !name) {
-    snprintf(err, n, "%s: benchmarks[%zu] has no name", f->path, i);
-    return -1;
-  }
-  cmp_case *c = case_get(f, name);
-  if (!c) {
-    snprintf(err, n, "%s: out of memory", f->path);
-    return -1;
-  }
-  if (json_is_true(json_object_get(b, "error_occurred"))) {
-    c->error = str_or(b, "error_message", "error");
-    return 0;
-  }
-  const char *type = str_or(b, "run_type", "iteration");
-  const int kind = !strcmp(type, "aggregate") ? agg_kind(str_or(b, "aggregate_name", "")) : -1;
-  if (kind < 0 && strcmp(type, "iteration")) return 0;
-  double ms;
-  if (entry_ms(f, b, i, name, kind, &ms, err, n)) return -1;
-  if (kind >= 0) {
-    if (c->agg_at[kind]) {
-      snprintf(err, n, "%s: case %s has two %s aggregates (benchmarks[%zu] and [%zu])", f->path, name,
-               agg_names[kind], c->agg_at[kind] - 1, i);
-      return -1;
-    }
-    c->agg_ms[kind] = ms;
-    c->agg_at[kind] = i + 1;
-    return 0;
-  }
-  json_int_t rep;
-  if (entry_rep(f, b, i, name, &rep, err, n)) return -1;
-  if (case_push(c, ms, rep)) {
-    snprintf(err, n, "%s: out of memory", f->path);
-    return -1;
-  }
-  return 0;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-static int cmp_index(const void *a, const void *b) {
-  json_int_t x = *(const json_int_t *)a, y = *(const json_int_t *)b;
-  return (x > y) - (x < y);
-}
-
-/* A repetition listed twice would count twice in the test: refused. */
-static int check_reps_unique(const cmp_file *f, const cmp_case *c, char *err, size_t n) {
-  json_int_t *s = malloc((size_t)c->n * sizeof *s);
-  if (!s) {
-    snprintf(err, n, "%s: out of memory", f->path);
-    return -1;
-  }
-  int k = 0;
-  for (int i = 0; i < c->n; i++)
-    if (c->rep[i] >= 0) s[k++] = c->rep[i];
-  qsort(s, (size_t)k, sizeof *s, cmp_index);
-  int dup = 1;
-  while (dup < k && s[dup] != s[dup - 1]) dup++;
-  if (dup < k)
-    snprintf(err, n, "%s: case %s has two repetitions with repetition_index %lld", f->path, c->name,
-             (long long)s[dup]);
-  free(s);
-  return dup < k ? -1 : 0;
-}
-
-/* Every figure compare prints comes from the repetitions; the aggregates a
- * file states besides them must agree, or it contradicts itself. Without
- * repetitions the median aggregate is all there is. A repetition listed
- * twice is named as such rather than as the disagreement it causes. */
-static int check_case(const cmp_file *f, cmp_case *c, char *err, size_t n) {
-  if (c->n == 0) {
-    c->median_ms = c->agg_at[CMP_MEDIAN] ? c->agg_ms[CMP_MEDIAN] : 0;
-    return 0;
-  }
-  if (check_reps_unique(f, c, err, n)) return -1;
-  double *s = malloc((size_t)c->n * sizeof *s), got[CMP_NAGG];
-  if (!s) {
-    snprintf(err, n, "%s: out of memory", f->path);
-    return -1;
-  }
-  memcpy(s, c->ms, (size_t)c->n * sizeof *s);
-  qsort(s, (size_t)c->n, sizeof *s, cmp_double);
-  got[CMP_MEDIAN] = stats_quantile(s, c->n, 0.5);
-  got[CMP_MIN] = s[0];
-  stats_mean_sd(s, c->n, &got[CMP_MEAN], &got[CMP_STDDEV]);
-  free(s);
-  c->median_ms = got[CMP_MEDIAN];
-  const double tol = CMP_AGG_TOLERANCE * (got[CMP_MEAN] + got[CMP_STDDEV]);
-  for (int a = 0; a < CMP_NAGG; a++)
-    if (c->agg_at[a] && !(fabs(c->agg_ms[a] - got[a]) <= tol)) {
-      snprintf(err, n,
-               "%s: case %s: its %s aggregate (benchmarks[%zu]) says %.9g ms, its %d repetition(s) give "
-               "%.9g ms; the file contradicts itself",
-               f->path, c->name, agg_names[a], c->agg_at[a] - 1, c->agg_ms[a], c->n, got[a]);
-      return -1;
-    }
-  return 0;
-}
-
-/* jansson reports a failed allocation by returning NULL, mostly with no
- * reason at all and, for a string, as an "invalid token": counting the
- * failures of its allocator tells running out of memory from a bad file. */
-static int jansson_alloc_failed;
-
-static void *counting_malloc(size_t size) {
-  void *p = malloc(size);
-  jansson_alloc_failed |= !p;
-  return p;
-}
-
-static void load_error(const char *path, const json_error_t *jerr, char *err, size_t n) {
-  if (jansson_alloc_failed || json_error_code(jerr) == json_error_out_of_memory || !jerr->text[0])
-    snprintf(err, n, "%s: out of memory", path);
-  else if (jerr->line > 0)
-    snprintf(err, n, "%s: not valid JSON: %s (line %d, column %d)", path, jerr->text, jerr->line,
-             jerr->column);
-  else
-    snprintf(err, n, "%s: %s", path, jerr->text); /* a reason without a position in the file */
-}
-
-static int file_load(cmp_file *f, const char *path, char *err, size_t n) {
-  memset(f, 0, sizeof *f);
-  f->path = path;
-  json_set_alloc_funcs(counting_malloc, free);
-  jansson_alloc_failed = 0;
-  json_error_t jerr;
-  FILE *in = bench_open_input(path, err, n);
-  if (!in) return -1;
-  f->doc = json_loadf(in, JSON_REJECT_DUPLICATES, &jerr);
-  fclose(in);
-  if (!f->doc) {
-    load_error(path, &jerr, err, n);
-    return -1;
-  }
-  json_t *ctx = json_object_get(f->doc, "context"), *benches = json_object_get(f->doc, "benchmarks");
-  if (!json_is_object(ctx) || !json_is_array(benches) ||
-      !json_is_string(json_object_get(ctx, "attnbench_version"))) {
-    snprintf(err, n,
-             "%s: not an attnbench result (want the output of bench --format json: a context with "
-             "attnbench_version and a benchmarks array)",
-             path);
-    return -1;
-  }
-  f->host = str_or(ctx, "host_name", "");
-  f->cpu = str_or(ctx, "cpu_model", "");
-  f->date = str_or(ctx, "date", "");
-  f->interrupted = json_is_true(json_object_get(ctx, "interrupted"));
-  f->ncpus = json_is_integer(json_object_get(ctx, "num_cpus"))
-                 ? json_integer_value(json_object_get(ctx, "num_cpus"))
-                 : -1;
-  if (!(f->index = json_object())) {
-    snprintf(err, n, "%s: out of memory", path);
-    return -1;
-  }
-  size_t i;
-  json_t *b;
-  json_array_foreach(benches, i, b) if (read_entry(f, b, i, err, n)) return -1;
-  for (i = 0; i < f->n; i++)
-    if (check_case(f, &f->cases[i], err, n)) return -1;
-  return 0;
-}
-
-/* The message may quote the file (a case name, a JSON token): control
- * characters in it become '?', so that it stays one printable line. */
-int cmp_file_load(cmp_file *f, const char *path, char *err, size_t n) {
-  const int rc = file_load(f, path, err, n);
-  if (rc && n) attn_printable_line(err);
-  return rc;
+      "Compares two results of `attnbench bench --format json`, or two of `attnbench check --format json`,\n"
+      "case by case (backend, problem, threads); a bench result against a check result is refused.\n"
+      "Bench results, per case: ratio = median NEW / median BASE, a confidence interval of the ratio at\n"
+      "level 1-A, the two-sided Mann-Whitney U test's p over the repetitions' times, and a verdict:\n"
+      "regressed (p < A and ratio > 1 + PCT/100), improved (p < A and ratio < 1 - PCT/100), noisy (a\n"
+      "change beyond PCT that the test does not confirm: rerun with more --reps), same, or untested (fewer\n"
+      "than 2 repetitions). Every figure comes from the repetitions; a file without any gives the median\n"
+      "aggregate (untested). A file is refused when its median, mean, stddev or min aggregates disagree\n"
+      "with its repetitions, or when a case has a repetition_index or an aggregate twice.\n"
+      "Check results, per case: both verdicts and err/bounds, ratio = err/bound NEW / BASE, and a verdict:\n"
+      "regressed (a worse verdict, PASSED < MISTRUSTED < FAILED, or a newly run case that does not pass;\n"
+      "or ratio > 1 + PCT/100 with the new err/bound above F), declined (no longer run: a regression too),\n"
+      "improved (the converse), same. A file is refused when a name appears twice, a verdict is none of\n"
+      "the four, an err_bound is neither null nor a number >= 0 (PASSED and MISTRUSTED: a number within\n"
+      "[0, 1]; SKIPPED: null), or the summary's counts are not the records'.\n"
+      "Defaults: bench --threshold 5 --alpha 0.05; check --threshold 100 --floor 0.001. An interrupted\n"
+      "run is compared with a note. Results from different machines (host, CPU model, CPUID family\n"
+      "and model, CPU count) are refused unless --force. --format csv or json: one record per case (bench: "
+      "ratio, ci_lo, ci_hi, p,\n"
+      "base_ms, new_ms, verdict, for scripts such as scripts/plot.py --compare; check: the verdicts,\n"
+      "err/bounds and ratio).\n"
+      "Exit status: 0 nothing regressed, 1 a case regressed (or was declined), 2 unusable input.\n");
 }
 
 /* Empty when both files come from the same machine; else what differs. */
@@ -310,16 +74,80 @@ static void machine_diff(const cmp_file *a, const cmp_file *b, char *out, size_t
   if (at < n && strcmp(a->cpu, b->cpu))
     at += (size_t)snprintf(out + at, n - at, "%scpu_model '%s' vs '%s'", at ? ", " : "", a->cpu, b->cpu);
   if (at < n && a->ncpus != b->ncpus)
-    snprintf(out + at, n - at, "%snum_cpus %lld vs %lld", at ? ", " : "", (long long)a->ncpus,
-             (long long)b->ncpus);
+    at += (size_t)snprintf(out + at, n - at, "%snum_cpus %lld vs %lld", at ? ", " : "", (long long)a->ncpus,
+                           (long long)b->ncpus);
+  /* The model string alone can hide it ("AMD EPYC" for a Zen 4 and a Zen 5);
+   * files that do not say are not held to it. */
+  const int known = a->family >= 0 && b->family >= 0 && a->model_number >= 0 && b->model_number >= 0;
+  if (at < n && known && (a->family != b->family || a->model_number != b->model_number))
+    snprintf(out + at, n - at, "%scpu family/model %lld/%lld vs %lld/%lld", at ? ", " : "",
+             (long long)a->family, (long long)a->model_number, (long long)b->family,
+             (long long)b->model_number);
+  attn_printable_line(out); /* it quotes both files */
 }
 
 typedef struct cmp_opts {
-  double threshold, alpha; /* threshold as a fraction */
+  double threshold, alpha, floor; /* threshold as a fraction; NAN until set, by hand or the kind's default */
   int force;
   const char *format; /* table, csv or json */
   json_t *cases;      /* --format json: the records so far */
 } cmp_opts;
+
+typedef struct cmp_tally {
+  int regressed, improved, same, noisy, untested, powerless, uncompared, declined;
+} cmp_tally;
+
+/* Text from a file (a case name, a reason) on stdout as one printable line
+ * (attn_printable_line); in csv between double quotes, each one in it
+ * doubled. -1 when memory for the copy is missing. */
+static int print_text(const char *s, int csv) {
+  char *line = strdup(s);
+  if (!line) return -1;
+  attn_printable_line(line);
+  if (csv) putchar('"');
+  for (const char *c = line; *c; c++) {
+    if (csv && *c == '"') putchar('"');
+    putchar(*c);
+  }
+  if (csv) putchar('"');
+  free(line);
+  return 0;
+}
+
+/* A case's note: "side: why" (nothing when why is NULL), in parentheses
+ * in the table. */
+static int print_note(const char *side, const char *why, int csv) {
+  if (!why) return csv ? print_text("", 1) : 0;
+  const size_t len = strlen(side) + strlen(why) + 3;
+  char *note = malloc(len);
+  if (!note) return -1;
+  snprintf(note, len, "%s: %s", side, why);
+  if (!csv) fputs("  (", stdout);
+  const int rc = print_text(note, csv);
+  if (!csv) putchar(')');
+  free(note);
+  return rc;
+}
+
+/* Ends a table or csv line that closes with a case name and its note. */
+static int print_name_note(const char *name, const char *side, const char *why, int csv) {
+  if (print_text(name, csv)) return -1;
+  if (csv) putchar(',');
+  if (print_note(side, why, csv)) return -1;
+  putchar('\n');
+  return 0;
+}
+
+static json_t *num_or_null(double x) { return isfinite(x) ? json_real(x) : json_null(); }
+
+/* Text that is not UTF-8 (a path, a host name cut short) has no JSON
+ * string: null, rather than failing the whole document. */
+static json_t *text_json(const char *text) {
+  json_t *s = json_string(text);
+  return s ? s : json_null();
+}
+
+/* ---- bench results ---- */
 
 /* One case's outcome, whatever the format it is written in. NAN: none. */
 typedef struct cmp_result {
@@ -328,8 +156,6 @@ typedef struct cmp_result {
   double ratio, ci_lo, ci_hi, p, base_ms, new_ms;
   int base_reps, new_reps;
 } cmp_result;
-
-static json_t *num_or_null(double x) { return isfinite(x) ? json_real(x) : json_null(); }
 
 /* csv and json leave a missing number empty or null rather than "-".
  * Returns -1 when memory for the json record is missing. */
@@ -351,15 +177,10 @@ static int emit_result(const cmp_result *r, const cmp_opts *o) {
     num[i][0] = 0;
     if (isfinite(v[i])) snprintf(num[i], sizeof num[i], "%.6g", v[i]);
   }
-  printf("%s,%s,%s,%s,%s,%s,%s,%d,%d,%s,\"%s\",\"%s%s%s\"\n", r->verdict, num[0], num[1], num[2], num[3],
-         num[4], num[5], r->base_reps, r->new_reps, r->method, r->name, r->why ? r->side : "",
-         r->why ? ": " : "", r->why ? r->why : "");
-  return 0;
+  printf("%s,%s,%s,%s,%s,%s,%s,%d,%d,%s,", r->verdict, num[0], num[1], num[2], num[3], num[4], num[5],
+         r->base_reps, r->new_reps, r->method);
+  return print_name_note(r->name, r->side, r->why, 1);
 }
-
-typedef struct cmp_tally {
-  int regressed, improved, same, noisy, untested, powerless, uncompared;
-} cmp_tally;
 
 /* One common case: its line, and its verdict counted. Every figure comes
  * from the repetitions (the medians too: the loader made sure that what the
@@ -382,9 +203,8 @@ static int compare_case(const cmp_case *b, const cmp_case *w, const cmp_opts *o,
     t->uncompared++;
     r.verdict = "-";
     if (strcmp(o->format, "table")) return emit_result(&r, o);
-    printf("%-10s %7s  %-17s %8s  %10s  %10s  %7s  %-6s  %s  (%s: %s)\n", "-", "-", "-", "-", "-", "-", "-",
-           "-", b->name, r.side, r.why);
-    return 0;
+    printf("%-10s %7s  %-17s %8s  %10s  %10s  %7s  %-6s  ", "-", "-", "-", "-", "-", "-", "-", "-");
+    return print_name_note(b->name, r.side, r.why, 0);
   }
   const double ratio = mw / mb;
   const int up = ratio > 1 + o->threshold, down = ratio < 1 - o->threshold;
@@ -423,101 +243,37 @@ static int compare_case(const cmp_case *b, const cmp_case *w, const cmp_opts *o,
     r.verdict = verdict, r.method = method, r.ratio = ratio;
     return emit_result(&r, o);
   }
-  printf("%-10s %7.3f  %-17s %8s  %10.4f  %10.4f  %7s  %-6s  %s\n", verdict, ratio, ci, p, mb, mw, reps,
-         method, b->name);
-  return 0;
+  printf("%-10s %7.3f  %-17s %8s  %10.4f  %10.4f  %7s  %-6s  ", verdict, ratio, ci, p, mb, mw, reps, method);
+  return print_name_note(b->name, NULL, NULL, 0);
 }
 
-static int out_of_memory(void) {
-  bench_error("compare: out of memory");
-  return -1;
+/* A case in one file only, as a csv or json record. */
+static int emit_bench_only(const cmp_case *c, int in_new, const cmp_opts *o) {
+  cmp_result r = {.name = c->name,
+                  .verdict = in_new ? "only-in-new" : "only-in-base",
+                  .method = "-",
+                  .ratio = NAN,
+                  .ci_lo = NAN,
+                  .ci_hi = NAN,
+                  .p = NAN,
+                  .base_ms = NAN,
+                  .new_ms = NAN};
+  return emit_result(&r, o);
 }
 
-/* Every case both files have, in base's order; -1 (reported) when memory runs out. */
-static int compare_common(const cmp_file *base, const cmp_file *cur, const cmp_opts *o, cmp_tally *t) {
-  for (size_t i = 0; i < base->n; i++) {
-    json_t *at = json_object_get(cur->index, base->cases[i].name);
-    if (at && compare_case(&base->cases[i], &cur->cases[json_integer_value(at)], o, t))
-      return out_of_memory();
-  }
-  return 0;
-}
-
-/* Text that is not UTF-8 (a path, a host name cut short) has no JSON
- * string: null, rather than failing the whole document. */
-static json_t *text_json(const char *text) {
-  json_t *s = json_string(text);
-  return s ? s : json_null();
-}
-
-/* Machine-readable: the records only, the summary as fields (json) or the
- * exit status (csv). -1 when a failure was reported. */
-static int write_records(const cmp_file *base, const cmp_file *cur, const char *diff, cmp_opts *o,
-                         cmp_tally *t) {
-  if (!strcmp(o->format, "csv"))
-    printf("verdict,ratio,ci_lo,ci_hi,p,base_ms,new_ms,base_reps,new_reps,test,case,note\n");
-  if (compare_common(base, cur, o, t)) return -1;
-  for (int side = 0; side < 2; side++) {
-    const cmp_file *f = side ? cur : base, *other = side ? base : cur;
-    for (size_t i = 0; i < f->n; i++)
-      if (!json_object_get(other->index, f->cases[i].name)) {
-        cmp_result r = {.name = f->cases[i].name,
-                        .verdict = side ? "only-in-new" : "only-in-base",
-                        .method = "-",
-                        .ratio = NAN,
-                        .ci_lo = NAN,
-                        .ci_hi = NAN,
-                        .p = NAN,
-                        .base_ms = NAN,
-                        .new_ms = NAN};
-        if (emit_result(&r, o)) return out_of_memory();
-      }
-  }
-  if (strcmp(o->format, "json")) return 0;
-  json_t *doc = json_pack("{s:o, s:o, s:f, s:f, s:f, s:o, s:b, s:b, s:i, s:i, s:O}", "base",
-                          text_json(base->path), "new", text_json(cur->path), "threshold", o->threshold,
-                          "alpha", o->alpha, "ci_level", 1 - o->alpha, "different_machines", text_json(diff),
-                          "base_interrupted", base->interrupted, "new_interrupted", cur->interrupted,
-                          "regressed", t->regressed, "improved", t->improved, "cases", o->cases);
-  if (!doc) return out_of_memory();
-  errno = 0;
-  const int rc = json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(9));
-  json_decref(doc);
-  if (rc) {
-    bench_error("compare: writing the records failed: %s", errno ? strerror(errno) : "out of memory");
-    return -1;
-  }
-  putchar('\n');
-  return 0;
-}
-
-static void table_header(const char *label, const cmp_file *f) {
-  printf("# %s %s (%s%s, %s, %s)\n", label, f->path, f->interrupted ? "interrupted run, " : "", f->date,
-         f->host, f->cpu);
-}
-
-/* The table, its legend and the summary; -1 when a failure was reported. */
-static int write_table(const cmp_file *base, const cmp_file *cur, const char *diff, size_t common,
-                       const cmp_opts *o, cmp_tally *t) {
+static void bench_legend(const cmp_opts *o) {
   char level[16];
   snprintf(level, sizeof level, "ci%g", 100 * (1 - o->alpha));
-  table_header("base:", base);
-  table_header("new: ", cur);
-  if (diff[0]) printf("# warning: different machines (%s), compared because of --force\n", diff);
   printf("# ratio = median new / median base, over the repetitions; %s = its %g%% confidence interval "
          "(Mann-Whitney/Hodges-Lehmann, pairwise ratios);\n# p = two-sided Mann-Whitney U test over the "
          "repetitions; regressed or improved needs p < %g and a ratio beyond 1 %s %g%%\n",
          level, 100 * (1 - o->alpha), o->alpha, "\u00b1", 100 * o->threshold);
   printf("%-10s %7s  %-17s %8s  %10s  %10s  %7s  %-6s  %s\n", "verdict", "ratio", level, "p", "base_ms",
          "new_ms", "reps", "test", "case");
-  if (compare_common(base, cur, o, t)) return -1;
-  size_t only_base = 0, only_new = 0;
-  for (size_t i = 0; i < base->n; i++)
-    if (!json_object_get(cur->index, base->cases[i].name))
-      printf("only in base: %s\n", base->cases[i].name), only_base++;
-  for (size_t i = 0; i < cur->n; i++)
-    if (!json_object_get(base->index, cur->cases[i].name))
-      printf("only in new:  %s\n", cur->cases[i].name), only_new++;
+}
+
+static void bench_summary(size_t common, const cmp_tally *t, size_t only_base, size_t only_new,
+                          const cmp_opts *o) {
   printf(
       "# %zu compared: %d regressed, %d improved, %d same, %d noisy, %d untested; %d not compared (errors); "
       "%zu only in base, %zu only in new\n",
@@ -530,12 +286,227 @@ static int write_table(const cmp_file *base, const cmp_file *cur, const char *di
         "# %d case(s) have too few repetitions for p < %g to be possible at all; 9 or more per file give the "
         "test power\n",
         t->powerless, o->alpha);
+}
+
+/* ---- check results ---- */
+
+/* How far from shown right a verdict is: a kernel shown wrong (FAILED) is
+ * worse than one the inputs could not expose (MISTRUSTED). */
+static int severity(int verdict) { return verdict == ATTN_FAILED ? 2 : verdict == ATTN_MISTRUSTED ? 1 : 0; }
+
+/* The comparison's verdicts on a check case, and their names. */
+typedef enum { CHK_SAME, CHK_REGRESSED, CHK_DECLINED, CHK_IMPROVED } chk_verdict;
+static const char *const chk_names[] = {"same", "regressed", "declined", "improved"};
+
+/* The comparison's verdict on one case both files have. */
+static chk_verdict judge_check(const cmp_check *b, const cmp_check *w, const cmp_opts *o) {
+  /* A case no longer run is no longer checked: counted as a regression,
+   * or a backend could hide a new bug by declining the case. Declining
+   * may be the right fix for a failing case; the new baseline says so. */
+  if (w->verdict == CMP_SKIPPED) return b->verdict == CMP_SKIPPED ? CHK_SAME : CHK_DECLINED;
+  /* A newly run case has nothing to be compared with: it must pass. */
+  if (b->verdict == CMP_SKIPPED) return w->verdict == ATTN_PASSED ? CHK_IMPROVED : CHK_REGRESSED;
+  if (severity(w->verdict) != severity(b->verdict))
+    return severity(w->verdict) > severity(b->verdict) ? CHK_REGRESSED : CHK_IMPROVED;
+  /* No err/bound (an output that is not finite, or a run that failed) is
+   * worse than any. */
+  const int bn = isnan(b->err_bound), wn = isnan(w->err_bound);
+  if (bn || wn) return bn == wn ? CHK_SAME : wn ? CHK_REGRESSED : CHK_IMPROVED;
+  const double grow = 1 + o->threshold;
+  if (w->err_bound > o->floor && w->err_bound > grow * b->err_bound) return CHK_REGRESSED;
+  if (b->err_bound > o->floor && b->err_bound > grow * w->err_bound) return CHK_IMPROVED;
+  return CHK_SAME;
+}
+
+/* new / base err/bound; NAN when either has none or both are 0. */
+static double err_ratio(const cmp_check *b, const cmp_check *w) {
+  if (!b || !w || isnan(b->err_bound) || isnan(w->err_bound)) return NAN;
+  if (b->err_bound > 0) return w->err_bound / b->err_bound;
+  return w->err_bound > 0 ? INFINITY : NAN;
+}
+
+/* A number in a table cell ("-" for none) or a csv field (empty). */
+static void cell(char *out, size_t n, double v, const char *fmt, int csv) {
+  if (isnan(v))
+    snprintf(out, n, "%s", csv ? "" : "-");
+  else
+    snprintf(out, n, fmt, v);
+}
+
+/* One case, of both files or one (the other NULL), in the chosen format
+ * under the comparison's verdict. -1 when memory runs out. */
+static int emit_check(const char *verdict, const cmp_check *b, const cmp_check *w, const cmp_opts *o) {
+  const char *name = b ? b->name : w->name;
+  const double be = b ? b->err_bound : NAN, we = w ? w->err_bound : NAN, ratio = err_ratio(b, w);
+  const char *bv = b ? cmp_verdict_name(b->verdict) : NULL, *wv = w ? cmp_verdict_name(w->verdict) : NULL;
+  /* The new file's reason (why it declined or failed), else the base's. */
+  const int new_why = w && w->reason && w->reason[0], base_why = b && b->reason && b->reason[0];
+  const char *side = new_why ? "new" : "base", *why = new_why ? w->reason : base_why ? b->reason : NULL;
+  if (!strcmp(o->format, "json")) {
+    json_t *note = why ? json_pack("s++", side, ": ", why) : NULL;
+    if (why && !note) return -1;
+    json_t *c = json_pack("{s:s, s:s, s:s?, s:s?, s:o, s:o, s:o, s:o*}", "case", name, "verdict", verdict,
+                          "base_verdict", bv, "new_verdict", wv, "base_err_bound", num_or_null(be),
+                          "new_err_bound", num_or_null(we), "ratio", num_or_null(ratio), "note", note);
+    return c && !json_array_append_new(o->cases, c) ? 0 : -1;
+  }
+  const int csv = !strcmp(o->format, "csv");
+  char num[3][32];
+  cell(num[0], sizeof num[0], be, csv ? "%.9g" : "%.3g", csv);
+  cell(num[1], sizeof num[1], we, csv ? "%.9g" : "%.3g", csv);
+  cell(num[2], sizeof num[2], ratio, csv ? "%.6g" : "%.3f", csv);
+  if (csv)
+    printf("%s,%s,%s,%s,%s,%s,", verdict, bv ? bv : "", wv ? wv : "", num[0], num[1], num[2]);
+  else
+    printf("%-10s %-10s %-10s %10s %10s %8s  ", verdict, bv ? bv : "-", wv ? wv : "-", num[0], num[1],
+           num[2]);
+  return print_name_note(name, side, why, csv);
+}
+
+static int compare_check(const cmp_check *b, const cmp_check *w, const cmp_opts *o, cmp_tally *t) {
+  const chk_verdict v = judge_check(b, w, o);
+  int *count[] = {[CHK_SAME] = &t->same,
+                  [CHK_REGRESSED] = &t->regressed,
+                  [CHK_DECLINED] = &t->declined,
+                  [CHK_IMPROVED] = &t->improved};
+  ++*count[v];
+  return emit_check(chk_names[v], b, w, o);
+}
+
+static void check_legend(const cmp_opts *o) {
+  printf("# err/bound = the largest |error| / its bound over the case (> 1 fails); ratio = new / base;\n"
+         "# regressed: a worse verdict (PASSED < MISTRUSTED < FAILED; a newly run case that does not pass) "
+         "or an err/bound\n# grown beyond 1 + %g%% while above %g; declined: no longer run (a regression "
+         "too); improved: the converse\n",
+         100 * o->threshold, o->floor);
+  printf("%-10s %-10s %-10s %10s %10s %8s  %s\n", "verdict", "base", "new", "base_e/b", "new_e/b", "ratio",
+         "case");
+}
+
+static void check_summary(size_t common, const cmp_tally *t, size_t only_base, size_t only_new) {
+  printf("# %zu compared: %d regressed, %d declined, %d improved, %d same; %zu only in base, %zu only in "
+         "new\n",
+         common, t->regressed, t->declined, t->improved, t->same, only_base, only_new);
+}
+
+/* ---- either kind ---- */
+
+static int out_of_memory(void) {
+  bench_error("compare: out of memory");
+  return -1;
+}
+
+/* Every case both files have, in base's order; -1 (reported) when memory runs out. */
+static int compare_common(const cmp_file *base, const cmp_file *cur, const cmp_opts *o, cmp_tally *t) {
+  for (size_t i = 0; i < base->n; i++) {
+    json_t *at = json_object_get(cur->index, cmp_file_case_name(base, i));
+    if (!at) continue;
+    const size_t j = (size_t)json_integer_value(at);
+    if (base->kind == CMP_CHECK ? compare_check(&base->checks[i], &cur->checks[j], o, t)
+                                : compare_case(&base->cases[i], &cur->cases[j], o, t))
+      return out_of_memory();
+  }
+  return 0;
+}
+
+/* The summary's fields of the kind, added to doc; -1 when memory runs out. */
+static int add_kind_fields(json_t *doc, cmp_kind kind, const cmp_opts *o, const cmp_tally *t) {
+  json_t *extra = kind == CMP_CHECK ? json_pack("{s:f, s:f, s:i}", "threshold", o->threshold, "floor",
+                                                o->floor, "declined", t->declined)
+                                    : json_pack("{s:f, s:f, s:f}", "threshold", o->threshold, "alpha",
+                                                o->alpha, "ci_level", 1 - o->alpha);
+  return extra ? json_object_update_new(doc, extra) : -1;
+}
+
+/* Machine-readable: the records only, the summary as fields (json) or the
+ * exit status (csv). -1 when a failure was reported. */
+static int write_records(const cmp_file *base, const cmp_file *cur, const char *diff, cmp_opts *o,
+                         cmp_tally *t) {
+  const int checks = base->kind == CMP_CHECK;
+  if (!strcmp(o->format, "csv"))
+    fputs(checks ? "verdict,base_verdict,new_verdict,base_err_bound,new_err_bound,ratio,case,note\n"
+                 : "verdict,ratio,ci_lo,ci_hi,p,base_ms,new_ms,base_reps,new_reps,test,case,note\n",
+          stdout);
+  if (compare_common(base, cur, o, t)) return -1;
+  for (int side = 0; side < 2; side++) {
+    const cmp_file *f = side ? cur : base, *other = side ? base : cur;
+    for (size_t i = 0; i < f->n; i++) {
+      if (json_object_get(other->index, cmp_file_case_name(f, i))) continue;
+      const char *only = side ? "only-in-new" : "only-in-base";
+      if (checks ? emit_check(only, side ? NULL : &f->checks[i], side ? &f->checks[i] : NULL, o)
+                 : emit_bench_only(&f->cases[i], side, o))
+        return out_of_memory();
+    }
+  }
+  if (strcmp(o->format, "json")) return 0;
+  json_t *doc =
+      json_pack("{s:s, s:o, s:o, s:o, s:b, s:b, s:i, s:i, s:O}", "kind", cmp_kind_name(base->kind), "base",
+                text_json(base->path), "new", text_json(cur->path), "different_machines", text_json(diff),
+                "base_interrupted", base->interrupted, "new_interrupted", cur->interrupted, "regressed",
+                t->regressed, "improved", t->improved, "cases", o->cases);
+  if (!doc || add_kind_fields(doc, base->kind, o, t)) {
+    json_decref(doc);
+    return out_of_memory();
+  }
+  errno = 0;
+  const int rc = json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(9));
+  json_decref(doc);
+  if (rc) {
+    bench_error("compare: writing the records failed: %s", errno ? strerror(errno) : "out of memory");
+    return -1;
+  }
+  putchar('\n');
+  return 0;
+}
+
+/* The file, its run's date and machine, as one printable line. */
+static void table_header(const char *label, const cmp_file *f) {
+  char line[ERRLEN + 256];
+  snprintf(line, sizeof line, "# %s %s (%s%s, %s, %s)", label, f->path,
+           f->interrupted ? "interrupted run, " : "", f->date, f->host, f->cpu);
+  attn_printable_line(line);
+  puts(line);
+}
+
+/* Each case of f that other lacks, one line each; their count, or -1 when
+ * memory runs out. */
+static long list_only(const cmp_file *f, const cmp_file *other, const char *label) {
+  long count = 0;
+  for (size_t i = 0; i < f->n; i++) {
+    if (json_object_get(other->index, cmp_file_case_name(f, i))) continue;
+    fputs(label, stdout);
+    if (print_name_note(cmp_file_case_name(f, i), NULL, NULL, 0)) return -1;
+    count++;
+  }
+  return count;
+}
+
+/* The table, its legend and the summary; -1 when a failure was reported. */
+static int write_table(const cmp_file *base, const cmp_file *cur, const char *diff, size_t common,
+                       const cmp_opts *o, cmp_tally *t) {
+  const int checks = base->kind == CMP_CHECK;
+  table_header("base:", base);
+  table_header("new: ", cur);
+  if (diff[0]) printf("# warning: different machines (%s), compared because of --force\n", diff);
+  if (checks)
+    check_legend(o);
+  else
+    bench_legend(o);
+  if (compare_common(base, cur, o, t)) return -1;
+  const long only_base = list_only(base, cur, "only in base: "),
+             only_new = list_only(cur, base, "only in new:  ");
+  if (only_base < 0 || only_new < 0) return out_of_memory();
+  if (checks)
+    check_summary(common, t, (size_t)only_base, (size_t)only_new);
+  else
+    bench_summary(common, t, (size_t)only_base, (size_t)only_new, o);
   return 0;
 }
 
 static int parse_opts(int argc, char **argv, cmp_opts *o, const char **paths) {
   static const struct option longopts[] = {{"threshold", required_argument, 0, 't'},
                                            {"alpha", required_argument, 0, 'a'},
+                                           {"floor", required_argument, 0, 'l'},
                                            {"force", no_argument, 0, 'f'},
                                            {"format", required_argument, 0, 'F'},
                                            {"help", no_argument, 0, 'h'},
@@ -555,6 +526,13 @@ static int parse_opts(int argc, char **argv, cmp_opts *o, const char **paths) {
       o->alpha = strtod(optarg, &end);
       if (!*optarg || *end || !(o->alpha > 0 && o->alpha < 1)) {
         bench_error("--alpha: '%s' is not a probability between 0 and 1", optarg);
+        return -1;
+      }
+      break;
+    case 'l':
+      o->floor = strtod(optarg, &end);
+      if (!*optarg || *end || !(o->floor >= 0 && o->floor <= 1)) {
+        bench_error("--floor: '%s' is not an err/bound between 0 and 1", optarg);
         return -1;
       }
       break;
@@ -581,8 +559,46 @@ static int parse_opts(int argc, char **argv, cmp_opts *o, const char **paths) {
   return 0;
 }
 
+/* The kind's defaults for what was not given; an option of the other kind
+ * is refused rather than ignored. -1 when reported. */
+static int opts_for_kind(cmp_opts *o, cmp_kind kind, const char *const *paths) {
+  const char *foreign = kind == CMP_CHECK ? (isnan(o->alpha) ? NULL : "--alpha (the U test's level)")
+                                          : (isnan(o->floor) ? NULL : "--floor (an err/bound)");
+  if (foreign) {
+    bench_error("compare: %s applies to %s results; %s and %s are %s results", foreign,
+                kind == CMP_CHECK ? "bench" : "check", paths[0], paths[1], cmp_kind_name(kind));
+    return -1;
+  }
+  if (isnan(o->threshold)) o->threshold = kind == CMP_CHECK ? CHECK_THRESHOLD : BENCH_THRESHOLD;
+  if (kind == CMP_CHECK)
+    o->floor = isnan(o->floor) ? CHECK_FLOOR : o->floor;
+  else
+    o->alpha = isnan(o->alpha) ? BENCH_ALPHA : o->alpha;
+  return 0;
+}
+
+/* Whether the two loaded files can be compared at all; -1 when reported. */
+static int comparable(const cmp_file *base, const cmp_file *cur, const cmp_opts *o, const char *diff,
+                      size_t common) {
+  if (base->kind != cur->kind) {
+    bench_error("compare: %s is a %s result and %s a %s result; compare takes two of one kind", base->path,
+                cmp_kind_name(base->kind), cur->path, cmp_kind_name(cur->kind));
+    return -1;
+  }
+  if (diff[0] && !o->force) {
+    bench_error("compare: %s and %s come from different machines (%s); --force compares them anyway",
+                base->path, cur->path, diff);
+    return -1;
+  }
+  if (common == 0) {
+    bench_error("compare: %s and %s have no case in common", base->path, cur->path);
+    return -1;
+  }
+  return 0;
+}
+
 int cmd_compare(int argc, char **argv) {
-  cmp_opts o = {.threshold = 0.05, .alpha = 0.05, .format = "table"};
+  cmp_opts o = {.threshold = NAN, .alpha = NAN, .floor = NAN, .format = "table"};
   const char *paths[2];
   int rc = parse_opts(argc, argv, &o, paths);
   if (rc) return rc > 0 ? 0 : 2;
@@ -598,13 +614,9 @@ int cmd_compare(int argc, char **argv) {
   char diff[ERRLEN];
   machine_diff(&base, &cur, diff, sizeof diff);
   size_t common = 0;
-  for (size_t i = 0; i < base.n; i++) common += json_object_get(cur.index, base.cases[i].name) != NULL;
-  if (diff[0] && !o.force)
-    bench_error("compare: %s and %s come from different machines (%s); --force compares them anyway",
-                paths[0], paths[1], diff);
-  else if (common == 0)
-    bench_error("compare: %s and %s have no case in common", paths[0], paths[1]);
-  if ((diff[0] && !o.force) || common == 0) {
+  for (size_t i = 0; i < base.n; i++)
+    common += json_object_get(cur.index, cmp_file_case_name(&base, i)) != NULL;
+  if (comparable(&base, &cur, &o, diff, common) || opts_for_kind(&o, base.kind, paths)) {
     cmp_file_free(&base);
     cmp_file_free(&cur);
     return 2;
@@ -627,5 +639,5 @@ int cmd_compare(int argc, char **argv) {
   }
   cmp_file_free(&base);
   cmp_file_free(&cur);
-  return rc ? 2 : t.regressed ? 1 : 0;
+  return rc ? 2 : t.regressed || t.declined ? 1 : 0;
 }

@@ -158,6 +158,7 @@ int cmd_bench(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 /* One-line error to stderr, "attnbench: error: ...". */
 void bench_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -1,4 +1,4 @@
-/* attnbench: one binary, subcommands list, check, bench, run, info, compare. */
+/* attnbench: one binary, subcommands list, check, bench, run, info, compare, report. */
 #include <stdio.h>
 #include <string.h>
 
@@ -16,6 +16,7 @@ static const struct {
     {"run", cmd_run, "compute once on inputs from .npy files"},
     {"info", cmd_info, "the machine, its ISA extensions and each backend's libraries"},
     {"compare", cmd_compare, "two bench --format json results, case by case, with a significance test"},
+    {"report", cmd_report, "one HTML (or Markdown) page from bench and check results, plots included"},
 };
 
 static void usage(FILE *f) {

@@ -71,10 +71,9 @@ static long cpu_mhz(void) {
 /* A rate the roofline may not know (0): null then. */
 static json_t *rate_or_null(double x) { return x > 0 ? json_real(x) : json_null(); }
 
-static json_t *context_json(const bench_report *r) {
-  const bench_machine *m = &r->machine;
-  json_t *c = json_object(), *caches = json_array(), *bes = json_object();
-  json_object_set_new(c, "date", json_string(r->date));
+void report_context_machine(json_t *c, const bench_machine *m, const char *date) {
+  json_t *caches = json_array();
+  json_object_set_new(c, "date", json_string(date));
   json_object_set_new(c, "host_name", json_string(m->hostname));
   json_object_set_new(c, "executable", json_string("attnbench"));
   json_object_set_new(c, "attnbench_version", json_string(ATTNBENCH_VERSION));
@@ -103,35 +102,53 @@ static json_t *context_json(const bench_report *r) {
     for (int i = 0; i < 3; i++) json_array_append_new(avg, json_real(load[i]));
     json_object_set_new(c, "load_avg", avg);
   }
+}
+
+void report_context_binding(json_t *c, const bench_machine *m, const char *bind, const char *cpus,
+                            const char *membind) {
+  json_object_set_new(c, "thread_binding", json_string(bind));
+  json_object_set_new(c, "bound_cpus", json_string(cpus));
+  json_object_set_new(c, "memory_binding", json_string(membind[0] ? membind : "none (first touch)"));
+  json_object_set_new(c, "numa_nodes", json_integer(m->numa_nodes));
+  json_object_set_new(c, "num_packages", json_integer(m->packages));
+}
+
+void report_context_roofline(json_t *c, const bench_peak *peak) {
+  if (!peak) return;
+  json_object_set_new(c, "roofline_measured", json_string(peak->measured));
+  json_object_set_new(c, "peak_gflops", rate_or_null(bench_peak_gflops(peak, NULL, 1 << 30)));
+  json_object_set_new(c, "read_gbs", rate_or_null(bench_peak_read_gbs(peak, 1 << 30)));
+}
+
+void report_context_backends(json_t *c, const attn_backend **bes, int n) {
+  json_t *all = json_object();
+  for (int i = 0; i < n; i++) {
+    json_t *info = json_object();
+    json_object_set_new(info, "summary", json_string(bes[i]->summary));
+    if (bes[i]->describe) bes[i]->describe(emit_json, info);
+    json_object_set_new(all, bes[i]->name, info);
+  }
+  json_object_set_new(c, "backends", all);
+}
+
+static json_t *context_json(const bench_report *r) {
+  json_t *c = json_object();
+  report_context_machine(c, &r->machine, r->date);
   json_t *threads = json_array();
   for (int i = 0; i < r->nthread_counts; i++)
     json_array_append_new(threads, json_integer(r->thread_counts[i]));
   json_object_set_new(c, "threads", threads);
-  json_object_set_new(c, "thread_binding", json_string(r->bind));
-  json_object_set_new(c, "bound_cpus", json_string(r->bind_cpus));
-  json_object_set_new(c, "memory_binding", json_string(r->membind[0] ? r->membind : "none (first touch)"));
-  json_object_set_new(c, "numa_nodes", json_integer(m->numa_nodes));
-  json_object_set_new(c, "num_packages", json_integer(m->packages));
+  report_context_binding(c, &r->machine, r->bind, r->bind_cpus, r->membind);
   json_object_set_new(c, "cache_mode", json_string(r->cache_mode ? r->cache_mode : "warm"));
   if (r->interrupted) json_object_set_new(c, "interrupted", json_true());
   json_object_set_new(c, "flops_convention", json_string(FLOPS_NOTE));
   json_object_set_new(c, "tanh_convention", json_string(TANH_NOTE));
   json_object_set_new(c, "roofline_convention", json_string(ROOF_NOTE));
-  if (r->peak) {
-    json_object_set_new(c, "roofline_measured", json_string(r->peak->measured));
-    json_object_set_new(c, "peak_gflops", rate_or_null(bench_peak_gflops(r->peak, NULL, 1 << 30)));
-    json_object_set_new(c, "read_gbs", rate_or_null(bench_peak_read_gbs(r->peak, 1 << 30)));
-  }
+  report_context_roofline(c, r->peak);
   json_object_set_new(c, "library_build_type", json_string("release"));
   json_object_set_new(c, "cpu_time_note", json_string(CPU_TIME_NOTE));
   json_object_set_new(c, "peak_rss_mib", json_real(r->peak_rss_mib));
-  for (int i = 0; i < r->nbackends; i++) {
-    json_t *info = json_object();
-    json_object_set_new(info, "summary", json_string(r->backends[i]->summary));
-    if (r->backends[i]->describe) r->backends[i]->describe(emit_json, info);
-    json_object_set_new(bes, r->backends[i]->name, info);
-  }
-  json_object_set_new(c, "backends", bes);
+  report_context_backends(c, r->backends, r->nbackends);
   return c;
 }
 
@@ -332,14 +349,20 @@ static void roof_header(FILE *f, const bench_report *r, const char *prefix) {
             r->peak->measured, threads);
 }
 
+void report_machine_line(char *buf, size_t n, const bench_machine *m) {
+  snprintf(buf, n,
+           "%s; %d package(s), %d NUMA node(s), %d core(s), %d thread(s); L1d %ld KiB, L2 %ld KiB, "
+           "L3 %ld KiB; %s",
+           m->cpu_model, m->packages, m->numa_nodes, m->cores, m->pus, m->l1d >> 10, m->l2 >> 10, m->l3 >> 10,
+           m->isa);
+}
+
 static void write_header(FILE *f, const bench_report *r, const char *prefix) {
   const bench_machine *m = &r->machine;
+  char machine[REPORT_MACHINE_LINE];
+  report_machine_line(machine, sizeof machine, m);
   fprintf(f, "%sattnbench %s, %s, %s\n", prefix, ATTNBENCH_VERSION, r->date, m->hostname);
-  fprintf(f,
-          "%smachine: %s; %d package(s), %d NUMA node(s), %d core(s), %d thread(s); L1d %ld KiB, L2 %ld KiB, "
-          "L3 %ld KiB; %s\n",
-          prefix, m->cpu_model, m->packages, m->numa_nodes, m->cores, m->pus, m->l1d >> 10, m->l2 >> 10,
-          m->l3 >> 10, m->isa);
+  fprintf(f, "%smachine: %s\n", prefix, machine);
   fprintf(f, "%sthreads:", prefix);
   for (int i = 0; i < r->nthread_counts; i++) fprintf(f, "%s%d", i ? "," : " ", r->thread_counts[i]);
   fprintf(f, ", binding: %s%s%s%s%s%s; caches: %s; %s; peak RSS %.1f MiB\n", r->bind,

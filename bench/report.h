@@ -2,6 +2,7 @@
 #ifndef ATTNBENCH_REPORT_H
 #define ATTNBENCH_REPORT_H
 
+#include <jansson.h>
 #include <stdio.h>
 
 #include "harness.h"
@@ -52,5 +53,23 @@ int report_row_measured(const bench_row *w);
 /* Returns 0 on success; format is table, csv, json or md. */
 int report_write(FILE *f, const bench_report *r, const char *format);
 int report_format_known(const char *format);
+
+/* The machine in one line, as every report's header gives it: model,
+ * packages, NUMA nodes, cores, threads, caches, ISA. */
+#define REPORT_MACHINE_LINE 640
+void report_machine_line(char *buf, size_t n, const bench_machine *m);
+
+/* The JSON context block's parts that every result shares (bench's and
+ * check's), each added to c in the order bench has always written them,
+ * so that readers of either find the same keys. */
+/* date, host, versions, CPU, caches, load average. */
+void report_context_machine(json_t *c, const bench_machine *m, const char *date);
+/* Thread pinning and memory policy as applied ("" cpus and membind: none). */
+void report_context_binding(json_t *c, const bench_machine *m, const char *bind, const char *cpus,
+                            const char *membind);
+/* The cached roofline; nothing when peak is NULL. */
+void report_context_roofline(json_t *c, const bench_peak *peak);
+/* Each backend's summary and libraries (its describe()). */
+void report_context_backends(json_t *c, const attn_backend **bes, int n);
 
 #endif

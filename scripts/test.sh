@@ -55,6 +55,19 @@ if [ "$mode" = valgrind ]; then
   exit
 fi
 
+# tests/cli/test_report.py renders the report in headless Chromium, so that
+# CI sees what a browser makes of it. Only the test needs a browser (the
+# report is a self-contained file), so quickstart.sh does not install it.
+if ! command -v chromium >/dev/null; then
+  as_root=()
+  [ "$(id -u)" -ne 0 ] && as_root=(sudo)
+  echo "attnbench: installing chromium (the report test renders its page)" >&2
+  { DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq chromium >/dev/null 2>&1 ||
+    { "${as_root[@]}" apt-get update -qq &&
+      DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq chromium >/dev/null; }; } ||
+    echo "attnbench: note: chromium could not be installed; the report test skips its browser part" >&2
+fi
+
 cmake -S . -B "$build" -DCMAKE_C_COMPILER="$cc" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DATTNBENCH_WERROR=ON \
       -DATTNBENCH_SANITIZE="$sanitize" >/dev/null
 cmake --build "$build" -j "$(nproc)"

@@ -228,6 +228,17 @@ expect_error("other machine", compare(base, elsewhere), "different machines")
 expect_error("other cpu count", compare(base, elsewhere_same), "num_cpus 2 vs 4")
 expect("other machine forced", compare(base, elsewhere, "--force"), 1, {A: "regressed"}, ["different machines"])
 expect("other cpu count forced", compare(base, elsewhere_same, "--force"), 0, {A: "same", B: "same"})
+# The same host name and model string on another microarchitecture ("AMD EPYC" for Zen 4 and Zen 5):
+# CPUID's family and model tell them apart where both files record them.
+def with_cpuid(name, doc, family, model):
+    doc["context"].update(cpu_family=family, cpu_model_number=model)
+    return write(name, doc)
+zen4 = with_cpuid("zen4.json", result({A: noisy(10.0), B: noisy(20.0)}), 25, 17)
+zen5 = with_cpuid("zen5.json", result({A: noisy(10.0), B: noisy(20.0)}), 26, 2)
+zen4_again = with_cpuid("zen4_again.json", result({A: noisy(10.0), B: noisy(20.0)}), 25, 17)
+expect_error("other cpu family/model", compare(zen4, zen5), "cpu family/model 25/17 vs 26/2")
+expect("same cpu family/model", compare(zen4, zen4_again), 0, {A: "same", B: "same"})
+expect("cpu family/model unrecorded in one file", compare(base, zen5), 0, {A: "same", B: "same"})
 
 # Machine-readable output: the same verdicts and exit status as the table,
 # one record per case with the ratio and its interval.
@@ -290,11 +301,20 @@ def start_floor():
     return hi
 
 
-floor = start_floor()
-if floor >= 4096 << 20:
-    print("memory limits skipped: the binary does not start under a 4 GiB address-space limit (a sanitizer build?)")
-else:
-    big = write("big.json", result({case_name("naive", f"b=1,h=1,lq={16 * i},d=8"): noisy(1.0) for i in range(1, 301)}))
+def check_result(names):
+    """A check result (check --format json) in which every case passed."""
+    checks = [{"backend": "naive", "problem": n.split("/")[1], "name": n, "threads": 1, "verdict": "PASSED",
+               "reason": None, "max_abs_err": 1e-8, "err_bound": 0.01, "worst": None, "stage": None,
+               "nonfinite": 0} for n in names]
+    doc = result({})
+    return {"context": doc["context"], "checks": checks,
+            "summary": {"passed": len(checks), "failed": 0, "skipped": 0, "mistrusted": 0}}
+
+
+def memory_sweep(kind, big, floor):
+    """compare big with itself under rising limits: each refusal one line
+    naming the memory, until it fits."""
+    global passed
     problems, refusals, limit = [], 0, floor - (4 << 20)
     while limit < floor + (64 << 20):
         r = limited(["compare", big, big], limit)
@@ -318,7 +338,16 @@ else:
         problems.append("no limit made compare run out of memory: the test proved nothing")
     passed += not problems
     if problems:
-        failures.append(f"out of memory ({refusals} refusals): " + "; ".join(problems[:5]))
+        failures.append(f"out of memory, {kind} results ({refusals} refusals): " + "; ".join(problems[:5]))
+
+
+floor = start_floor()
+if floor >= 4096 << 20:
+    print("memory limits skipped: the binary does not start under a 4 GiB address-space limit (a sanitizer build?)")
+else:
+    names = [case_name("naive", f"b=1,h=1,lq={16 * i},d=8") for i in range(1, 301)]
+    memory_sweep("bench", write("big.json", result({n: noisy(1.0) for n in names})), floor)
+    memory_sweep("check", write("big_check.json", check_result(names)), floor)
 
 for f in failures:
     print("FAIL", f)

@@ -1,18 +1,27 @@
 /* libFuzzer target: the result-file loader of `attnbench compare`
- * (cmp_file_load). Each input is written to a file and loaded. compare prints
- * a refusal as one line ("attnbench: error: compare: ..."), so a refused
- * input must come with a non-empty message without newlines or other control
- * characters (a case name or a JSON token quoted from the file must not break
- * the line or the terminal). An accepted file must hold data that the
- * comparison can use without checking again: every case named and indexed at
- * its own position, a repetition count within 0..cap, and every time (each
+ * (cmp_file_load), on bench and check results. Each input is written to a
+ * file and loaded. compare prints a refusal as one line ("attnbench: error:
+ * compare: ..."), so a refused input must come with a non-empty message
+ * without newlines or other control characters (a case name or a JSON token
+ * quoted from the file must not break the line or the terminal). An
+ * accepted file must hold data that the comparison can use without
+ * checking again: every case named and indexed at its own position, and
+ * the records of its kind only.
+ *
+ * A bench result: a repetition count within 0..cap, and every time (each
  * repetition, each aggregate, the case's median) finite and positive (a
  * stddev may be 0). It must also be consistent, by properties weaker than
  * the loader's own check and computed another way: no repetition_index twice
  * in a case; the median within the repetitions' range (or the median
  * aggregate's, without repetitions); each stated median, mean and min
  * within that range and a stddev within its width, give or take the
- * tolerance, which is at most CMP_AGG_TOLERANCE * max * (1 + sqrt(n)). */
+ * tolerance, which is at most CMP_AGG_TOLERANCE * max * (1 + sqrt(n)).
+ *
+ * A check result: each verdict one of the four; an err_bound within [0, 1]
+ * for PASSED and MISTRUSTED, none (NAN) for SKIPPED, NAN or finite >= 0 for
+ * FAILED; no name twice (the index has one entry per record); and the
+ * document's summary, read here again, counting exactly the records of
+ * each verdict. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -65,17 +74,26 @@ static const char *inconsistency(const cmp_case *c) {
   return NULL;
 }
 
-static void check_accepted(const cmp_file *f) {
+static void check_header(const cmp_file *f) {
   if (!f->host || !f->cpu || !f->date || json_object_size(f->index) != f->n || f->n > f->cap ||
-      (f->interrupted != 0 && f->interrupted != 1)) {
+      (f->interrupted != 0 && f->interrupted != 1) || (f->kind != CMP_BENCH && f->kind != CMP_CHECK) ||
+      (f->kind == CMP_CHECK ? f->cases != NULL : f->checks != NULL)) {
     fprintf(stderr, "accepted a file with an inconsistent header or index (%zu cases)\n", f->n);
     abort();
   }
+}
+
+/* Whether case i is indexed under its own name at its own position. */
+static int indexed(const cmp_file *f, size_t i) {
+  const char *name = cmp_file_case_name(f, i);
+  json_t *at = name ? json_object_get(f->index, name) : NULL;
+  return at && json_integer_value(at) == (json_int_t)i;
+}
+
+static void check_bench(const cmp_file *f) {
   for (size_t i = 0; i < f->n; i++) {
     const cmp_case *c = &f->cases[i];
-    json_t *at = c->name ? json_object_get(f->index, c->name) : NULL;
-    int bad =
-        !at || json_integer_value(at) != (json_int_t)i || c->n < 0 || c->n > c->cap || (c->n > 0 && !c->ms);
+    int bad = !indexed(f, i) || c->n < 0 || c->n > c->cap || (c->n > 0 && !c->ms);
     for (int r = 0; !bad && r < c->n; r++) bad = !(isfinite(c->ms[r]) && c->ms[r] > 0);
     if (!bad && (c->n > 0 || c->agg_at[CMP_MEDIAN]) && !(isfinite(c->median_ms) && c->median_ms > 0)) bad = 1;
     const char *why = bad ? "a bad time or index" : inconsistency(c);
@@ -85,6 +103,61 @@ static void check_accepted(const cmp_file *f) {
       abort();
     }
   }
+}
+
+/* What is wrong with check record c, or NULL. */
+static const char *check_record_problem(const cmp_check *c) {
+  const double e = c->err_bound;
+  switch (c->verdict) {
+  case ATTN_PASSED:
+  case ATTN_MISTRUSTED: return e >= 0 && e <= 1 ? NULL : "a passing err_bound outside [0, 1]";
+  case ATTN_FAILED: return isnan(e) || (isfinite(e) && e >= 0) ? NULL : "a negative or infinite err_bound";
+  case CMP_SKIPPED: return isnan(e) ? NULL : "an err_bound on a case not run";
+  default: return "a verdict none of the four";
+  }
+}
+
+/* The summary's count of each verdict, against the records. */
+static void check_summary(const cmp_file *f) {
+  static const struct {
+    int verdict;
+    const char *key;
+  } keys[] = {{ATTN_PASSED, "passed"},
+              {ATTN_FAILED, "failed"},
+              {ATTN_MISTRUSTED, "mistrusted"},
+              {CMP_SKIPPED, "skipped"}};
+  json_t *summary = json_object_get(f->doc, "summary");
+  for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+    json_int_t count = 0;
+    for (size_t i = 0; i < f->n; i++) count += f->checks[i].verdict == keys[k].verdict;
+    json_t *said = json_object_get(summary, keys[k].key);
+    if (!json_is_integer(said) || json_integer_value(said) != count) {
+      fprintf(stderr, "accepted a summary whose %s count is not the records' %lld\n", keys[k].key,
+              (long long)count);
+      abort();
+    }
+  }
+}
+
+static void check_checks(const cmp_file *f) {
+  for (size_t i = 0; i < f->n; i++) {
+    const cmp_check *c = &f->checks[i];
+    const char *why = indexed(f, i) ? check_record_problem(c) : "a record not indexed at its position";
+    if (why) {
+      fprintf(stderr, "accepted check record %zu ('%s', %s): %s\n", i, c->name ? c->name : "(null)",
+              cmp_verdict_name(c->verdict), why);
+      abort();
+    }
+  }
+  check_summary(f);
+}
+
+static void check_accepted(const cmp_file *f) {
+  check_header(f);
+  if (f->kind == CMP_CHECK)
+    check_checks(f);
+  else
+    check_bench(f);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
