@@ -61,6 +61,9 @@ int cmd_info(int argc, char **argv) {
   printf("machine\n");
   printf("    %-18s %s\n", "host", m.hostname);
   printf("    %-18s %s\n", "cpu", m.cpu_model);
+  if (m.cpu_family >= 0)
+    printf("    %-18s %s family %d model %d\n", "cpu_id", m.cpu_vendor[0] ? m.cpu_vendor : "?", m.cpu_family,
+           m.cpu_model_number);
   printf("    %-18s %d package(s), %d NUMA node%s, %d core(s), %d hardware thread(s)\n", "topology",
          m.packages, m.numa_nodes, m.numa_nodes == 1 ? "" : "s", m.cores, m.pus);
   printf(

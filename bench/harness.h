@@ -92,6 +92,8 @@ attn_status bench_time(attn_status (*fn)(void *ctx), void *ctx, const bench_timi
 /* ---- machine and threads ---- */
 typedef struct bench_machine {
   char cpu_model[128];
+  char cpu_vendor[32];              /* CPUID's vendor string, "" if unknown */
+  int cpu_family, cpu_model_number; /* CPUID's family and model (extended fields included), -1 if unknown */
   int packages, cores, pus, numa_nodes;
   long l1d, l2, l3; /* bytes, per core for l1/l2, per package for l3; 0 if unknown */
   char isa[256];

@@ -23,6 +23,7 @@ static long cache_size(hwloc_topology_t topo, hwloc_obj_type_t type) {
 
 void bench_machine_read(bench_machine *m) {
   memset(m, 0, sizeof *m);
+  m->cpu_family = m->cpu_model_number = -1;
   attn_cpu_describe(m->isa, sizeof m->isa);
   gethostname(m->hostname, sizeof m->hostname - 1);
   /* Too little address space: the machine stays unknown (0 cores: the
@@ -45,6 +46,14 @@ void bench_machine_read(bench_machine *m) {
   const char *model = pkg ? hwloc_obj_get_info_by_name(pkg, "CPUModel") : NULL;
   snprintf(m->cpu_model, sizeof m->cpu_model, "%s", model ? model : "unknown");
   for (size_t n = strlen(m->cpu_model); n > 0 && m->cpu_model[n - 1] == ' '; n--) m->cpu_model[n - 1] = 0;
+  /* The model string does not tell a Zen 4 from a Zen 5 ("AMD EPYC" on some
+   * VMs); family and model do, and the kernels behave differently on them. */
+  const char *vendor = pkg ? hwloc_obj_get_info_by_name(pkg, "CPUVendor") : NULL;
+  const char *family = pkg ? hwloc_obj_get_info_by_name(pkg, "CPUFamilyNumber") : NULL;
+  const char *number = pkg ? hwloc_obj_get_info_by_name(pkg, "CPUModelNumber") : NULL;
+  snprintf(m->cpu_vendor, sizeof m->cpu_vendor, "%s", vendor ? vendor : "");
+  if (family) m->cpu_family = atoi(family);
+  if (number) m->cpu_model_number = atoi(number);
   hwloc_topology_destroy(topo);
 }
 

@@ -79,6 +79,10 @@ void report_context_machine(json_t *c, const bench_machine *m, const char *date)
   json_object_set_new(c, "attnbench_version", json_string(ATTNBENCH_VERSION));
   json_object_set_new(c, "library_version", json_string(ATTNBENCH_VERSION));
   json_object_set_new(c, "cpu_model", json_string(m->cpu_model));
+  json_object_set_new(c, "cpu_vendor", json_string(m->cpu_vendor));
+  json_object_set_new(c, "cpu_family", m->cpu_family >= 0 ? json_integer(m->cpu_family) : json_null());
+  json_object_set_new(c, "cpu_model_number",
+                      m->cpu_model_number >= 0 ? json_integer(m->cpu_model_number) : json_null());
   json_object_set_new(c, "num_cpus", json_integer(m->pus));
   json_object_set_new(c, "mhz_per_cpu", json_integer(cpu_mhz()));
   json_object_set_new(c, "num_cores", json_integer(m->cores));
@@ -118,6 +122,10 @@ void report_context_roofline(json_t *c, const bench_peak *peak) {
   json_object_set_new(c, "roofline_measured", json_string(peak->measured));
   json_object_set_new(c, "peak_gflops", rate_or_null(bench_peak_gflops(peak, NULL, 1 << 30)));
   json_object_set_new(c, "read_gbs", rate_or_null(bench_peak_read_gbs(peak, 1 << 30)));
+  /* Whether zmm FMAs run at twice the ymm rate (full-width units, Zen 5) or
+   * the same (split into 256-bit halves, Zen 4): kernel choices depend on it. */
+  const double zmm = bench_peak_gflops(peak, "avx512", 1), ymm = bench_peak_gflops(peak, "avx2", 1);
+  json_object_set_new(c, "fma_zmm_over_ymm", zmm > 0 && ymm > 0 ? json_real(zmm / ymm) : json_null());
 }
 
 void report_context_backends(json_t *c, const attn_backend **bes, int n) {
