@@ -87,13 +87,21 @@ int page_verdict_slot(int verdict) {
   return verdict >= ATTN_PASSED && verdict <= ATTN_MISTRUSTED ? verdict : 3;
 }
 
-/* Machines are told apart by host name and CPU model, as compare does. */
+/* Machines are told apart by host name, CPU model and CPUID's family and
+ * model: the model string is the same on these VMs' Zen 4 and Zen 5, and a
+ * file that does not record family and model is not taken for one that
+ * does. */
 static size_t machine_of(page *pg, size_t i) {
   const cmp_file *f = &pg->in[i];
-  for (size_t m = 0; m < pg->nmachines; m++)
-    if (!strcmp(pg->machines[m].host, f->host) && !strcmp(pg->machines[m].cpu, f->cpu)) return m;
+  for (size_t m = 0; m < pg->nmachines; m++) {
+    const page_machine *mc = &pg->machines[m];
+    if (!strcmp(mc->host, f->host) && !strcmp(mc->cpu, f->cpu) && mc->family == f->family &&
+        mc->model_number == f->model_number)
+      return m;
+  }
   page_machine *m = &pg->machines[pg->nmachines];
-  *m = (page_machine){.host = f->host, .cpu = f->cpu, .first = i};
+  *m = (page_machine){
+      .host = f->host, .cpu = f->cpu, .family = f->family, .model_number = f->model_number, .first = i};
   return pg->nmachines++;
 }
 
@@ -567,8 +575,11 @@ void page_free(page *pg) {
 
 void page_machine_label(const page *pg, size_t m, char *buf, size_t n) {
   const page_machine *mc = &pg->machines[m];
-  snprintf(buf, n, "%s%s, %s", mc->host[0] ? "host " : "unknown host", mc->host,
-           mc->cpu[0] ? mc->cpu : "unknown CPU");
+  const int at = snprintf(buf, n, "%s%s, %s", mc->host[0] ? "host " : "unknown host", mc->host,
+                          mc->cpu[0] ? mc->cpu : "unknown CPU");
+  if (mc->family >= 0 && at >= 0 && (size_t)at < n)
+    snprintf(buf + at, n - (size_t)at, " (family %lld model %lld)", (long long)mc->family,
+             (long long)mc->model_number);
 }
 
 void page_made_by(const page *pg, size_t i, char *buf, size_t n) {

@@ -39,8 +39,9 @@ typedef struct page_panel {
 
 typedef struct page_machine {
   const char *host, *cpu;
-  size_t first;                 /* its first input: the context shown */
-  double peak_gflops, read_gbs; /* from its first input that has them; 0: none */
+  json_int_t family, model_number; /* CPUID's, -1 where its files do not say */
+  size_t first;                    /* its first input: the context shown */
+  double peak_gflops, read_gbs;    /* from its first input that has them; 0: none */
   const char *roof_measured;
   strlist notes; /* what its plots and tables leave out, and why */
 } page_machine;
