@@ -7,6 +7,7 @@
 #   prefill-*.json/.png    the sweep of every backend (b=1, h=16, d 64 and 128,
 #                          lq=lk 512..8192, mask none and causal, 1 and 2 threads)
 #   README.md              the tables, with links to the plots
+#   check-quick.json       the quick conformance suite, check --format json
 #   report.html            attnbench report of the JSON files above
 # The sweep takes about 20 minutes; REGEN_SWEEP=0 keeps the sweep files there.
 # Usage: scripts/regen_results.sh [BUILD_DIR] [MACHINE_NAME]
@@ -37,7 +38,7 @@ machine=${2:-${ATTNBENCH_MACHINE:-$(machine_name)}}
 out=results/$machine
 mkdir -p "$out"
 
-"$bin" check --suite quick >/dev/null
+"$bin" check --suite quick --format json --out "$out/check-quick.json" >/dev/null
 "$bin" info > "$out/info.txt"
 "$bin" bench --suite default --format json --out "$out/default.json"
 "$bin" bench --suite smoke --format json --out "$out/ci-smoke.json"
@@ -75,8 +76,8 @@ c = doc["context"]
 if c.get("cpu_family") is not None:
     ratio = c.get("fma_zmm_over_ymm")
     print(f"CPU: {c['cpu_model']}, {c.get('cpu_vendor', '')} family {c['cpu_family']} model {c['cpu_model_number']}, "
-          f"{c['num_cores']} cores; roofline {c.get('peak_gflops') or '-'} GFLOP/s fp32 FMA, "
-          f"{c.get('read_gbs') or '-'} GB/s read at the most threads measured"
+          f"{c['num_cores']} cores; roofline {c.get('peak_gflops') or 0:.1f} GFLOP/s fp32 FMA, "
+          f"{c.get('read_gbs') or 0:.1f} GB/s read at the most threads measured"
           + (f"; zmm/ymm FMA peak ratio {ratio:.2f}" if ratio else "") + ".\n")
 print("## The default suite\n\n`attnbench bench` with no problems (`bench/suites/default.txt`), from [default.json](default.json):\n")
 table(doc)
@@ -90,5 +91,5 @@ for mask in ("none", "causal"):
     print(f"\n![mask={mask}](prefill-{mask}.png)\n")
 PY
 "$bin" report "$out"/default.json "$out"/ci-smoke.json "$out"/prefill-none.json "$out"/prefill-causal.json \
-  --out "$out/report.html"
+  "$out"/check-quick.json --out "$out/report.html"
 echo "wrote $out"
